@@ -1,0 +1,280 @@
+/**
+ * Mamba-1 as two ONNX graphs, built from the checkpoint's tensors (initializers keep the
+ * checkpoint's names):
+ *
+ *   prefill:  input_ids [b, l] int64, past_conv.{i} [b, e, k-1], past_ssm.{i} [b, e, n]
+ *             -> logits [b, l, v], present_conv.{i}, present_ssm.{i}
+ *   decode:   input_ids [b] int64, past_conv.{i}, past_ssm.{i}
+ *             -> logits [b, v], present_conv.{i}, present_ssm.{i}
+ *
+ * The prefill starts from the given states (zeros for a fresh sequence), so a long text can be
+ * fed in pieces; the decode step is the same recurrence for one token.
+ *
+ * States are float32. The prefill runs conv1d as a grouped Conv and the selective scan as an
+ * ONNX Scan over time; the decode step is the recurrence written out for one token.
+ * Dimensions: see lib/config.ts.
+ */
+import type { MambaConfig } from "./config.ts";
+import { bytesOf, type DType, Graph } from "./onnx/builder.ts";
+import { f32ArrayToF16 } from "./dtypes.ts";
+
+/** Where the graph builder reads a weight from (a checkpoint, or synthetic weights). */
+export interface WeightSource {
+  read(name: string): Promise<Float32Array>;
+}
+
+export interface GraphOptions {
+  /** Storage type of the weights. */
+  weights: "float32" | "float16";
+  /** Type of the projections and convolutions; the scan and the norms always run in float32. */
+  compute: "float32" | "float16";
+}
+
+const INT64_MAX = 2 ** 62;
+
+/** Shared machinery of both graphs: weights, casts, linear layers, norms. */
+class Builder {
+  readonly g: Graph;
+  private cache = new Map<string, string>();
+  constructor(
+    name: string,
+    readonly cfg: MambaConfig,
+    readonly src: WeightSource,
+    readonly opt: GraphOptions,
+  ) {
+    this.g = new Graph(name);
+  }
+
+  get ct(): DType {
+    return this.opt.compute;
+  }
+
+  /** The residual stream type: float32 unless computing in float16 without residual_in_fp32. */
+  get rt(): DType {
+    return this.ct === "float16" && !this.cfg.residual_in_fp32 ? "float16" : "float32";
+  }
+
+  private memo(key: string, make: () => string): string {
+    let v = this.cache.get(key);
+    if (v === undefined) this.cache.set(key, v = make());
+    return v;
+  }
+
+  /** A checkpoint tensor as an initializer of its own name, in the storage type. */
+  raw(name: string, dims: number[]): string {
+    return this.memo(`raw:${name}`, () => {
+      const dtype = this.opt.weights;
+      return this.g.init(name, dtype, dims, async () => {
+        const x = await this.src.read(name);
+        return dtype === "float16" ? bytesOf(f32ArrayToF16(x)) : bytesOf(x);
+      });
+    });
+  }
+
+  /** A checkpoint tensor in type `to` (a Cast that onnxruntime folds at load). */
+  weight(name: string, dims: number[], to: DType = this.ct): string {
+    const r = this.raw(name, dims);
+    if (this.opt.weights === to) return r;
+    return this.memo(`cast:${name}:${to}`, () => this.cast(r, to));
+  }
+
+  cast(x: string, to: DType): string {
+    return this.g.op("Cast", [x], { to: { float32: 1, float16: 10 }[to as "float32"] });
+  }
+
+  /** x @ W^T (+ b) with W [out, in] from the checkpoint; x in the compute type. */
+  linear(x: string, prefix: string, out: number, inp: number, bias: boolean): string {
+    const wt = this.memo(
+      `T:${prefix}`,
+      () => this.g.op("Transpose", [this.weight(`${prefix}.weight`, [out, inp])], { perm: [1, 0] }),
+    );
+    const y = this.g.op("MatMul", [x, wt]);
+    return bias ? this.g.op("Add", [y, this.weight(`${prefix}.bias`, [out])]) : y;
+  }
+
+  /** RMSNorm in float32 over the last axis, in the pattern onnxruntime fuses. */
+  rmsnorm(x: string, weightName: string, xType: DType): string {
+    const g = this.g;
+    const xf = xType === "float32" ? x : this.cast(x, "float32");
+    const ms = g.op("ReduceMean", [
+      g.op("Pow", [xf, g.scalar("float32", 2)]),
+      g.const("int64", [-1]),
+    ]);
+    const rms = g.op("Sqrt", [g.op("Add", [ms, g.scalar("float32", this.cfg.layer_norm_epsilon)])]);
+    const w = this.weight(weightName, [this.cfg.hidden_size], "float32");
+    return g.op("Mul", [g.op("Div", [xf, rms]), w]);
+  }
+
+  silu(x: string): string {
+    return this.g.op("Mul", [x, this.g.op("Sigmoid", [x])]);
+  }
+
+  /** A = -exp(A_log), [e, n] float32. */
+  A(p: string): string {
+    const { intermediate_size: e, state_size: n } = this.cfg;
+    return this.g.op("Neg", [this.g.op("Exp", [this.weight(`${p}.A_log`, [e, n], "float32")])]);
+  }
+
+  unsqueeze(x: string, axis: number): string {
+    return this.g.op("Unsqueeze", [x, this.g.const("int64", [axis])]);
+  }
+
+  embed(ids: string): string {
+    const { vocab_size: v, hidden_size: d } = this.cfg;
+    const h = this.g.op("Gather", [this.weight("backbone.embeddings.weight", [v, d]), ids]);
+    return this.ct === this.rt ? h : this.cast(h, this.rt);
+  }
+
+  /** Final norm and lm_head; logits float32. */
+  head(hidden: string): string {
+    const { vocab_size: v, hidden_size: d } = this.cfg;
+    let x = this.rmsnorm(hidden, "backbone.norm_f.weight", this.rt);
+    if (this.ct !== "float32") x = this.cast(x, this.ct);
+    const name = this.cfg.tie_word_embeddings ? "backbone.embeddings" : "lm_head";
+    const logits = this.linear(x, name, v, d, false);
+    return this.ct === "float32" ? logits : this.cast(logits, "float32");
+  }
+
+  addResidual(hidden: string, out: string): string {
+    return this.g.op("Add", [hidden, this.ct === this.rt ? out : this.cast(out, this.rt)]);
+  }
+
+  toF32(x: string): string {
+    return this.ct === "float32" ? x : this.cast(x, "float32");
+  }
+}
+
+/** Shapes of the per-layer projections. */
+function dims(cfg: MambaConfig) {
+  return {
+    d: cfg.hidden_size,
+    e: cfg.intermediate_size,
+    n: cfg.state_size,
+    r: cfg.time_step_rank,
+    k: cfg.conv_kernel,
+  };
+}
+
+/** The scan body: h = dA * h + dBu; y = h @ C. */
+function scanBody(): Graph {
+  const s = new Graph("selective_scan_step");
+  const h = s.input("h", "float32"); // [b, e, n]
+  const dA = s.input("dA_t", "float32"); // [b, e, n]
+  const dBu = s.input("dBu_t", "float32"); // [b, e, n]
+  const C = s.input("C_t", "float32"); // [b, n]
+  const hNew = s.op("Add", [s.op("Mul", [dA, h]), dBu]);
+  const Cc = s.op("Unsqueeze", [C, s.const("int64", [2])]); // [b, n, 1]
+  const y = s.op("Squeeze", [s.op("MatMul", [hNew, Cc]), s.const("int64", [2])]); // [b, e]
+  s.output(hNew, "float32", undefined, "h_out");
+  s.output(y, "float32", undefined, "y_t");
+  return s;
+}
+
+/** Builds the prefill graph (whole sequences, from the given states). */
+export function buildPrefill(cfg: MambaConfig, src: WeightSource, opt: GraphOptions): Graph {
+  const B = new Builder("mamba_prefill", cfg, src, opt);
+  const g = B.g;
+  const { d, e, n, r, k } = dims(cfg);
+  const ids = g.input("input_ids", "int64", ["batch", "seq"]);
+  let hidden = B.embed(ids); // [b, l, d]
+  for (let i = 0; i < cfg.num_hidden_layers; i++) {
+    const p = `backbone.layers.${i}.mixer`;
+    const pastConv = g.input(`past_conv.${i}`, "float32", ["batch", e, k - 1]);
+    const pastSsm = g.input(`past_ssm.${i}`, "float32", ["batch", e, n]);
+    let x = B.rmsnorm(hidden, `backbone.layers.${i}.norm.weight`, B.rt); // [b, l, d]
+    if (B.ct !== "float32") x = B.cast(x, B.ct);
+    const xz = B.linear(x, `${p}.in_proj`, 2 * e, d, cfg.use_bias); // [b, l, 2e]
+    const [xs, z] = g.opN("Split", [xz], { axis: 2, num_outputs: 2 }, { outputs: 2 }); // [b, l, e]
+    const xt = g.op("Transpose", [xs], { perm: [0, 2, 1] }); // [b, e, l]
+    const past = B.ct === "float32" ? pastConv : B.cast(pastConv, B.ct);
+    const xpad = g.op("Concat", [past, xt], { axis: 2 }); // [b, e, k-1+l]
+    const convState = g.op("Slice", [
+      xpad,
+      g.const("int64", [-(k - 1)]),
+      g.const("int64", [INT64_MAX]),
+      g.const("int64", [2]),
+    ]);
+    g.output(B.toF32(convState), "float32", ["batch", e, k - 1], `present_conv.${i}`);
+    const convIn = [xpad, B.weight(`${p}.conv1d.weight`, [e, 1, k])];
+    if (cfg.use_conv_bias) convIn.push(B.weight(`${p}.conv1d.bias`, [e]));
+    const conv = g.op("Conv", convIn, { group: e, kernel_shape: [k] }); // [b, e, l]
+    const u = g.op("Transpose", [B.silu(conv)], { perm: [0, 2, 1] }); // [b, l, e]
+    const xdbl = B.linear(u, `${p}.x_proj`, r + 2 * n, e, false); // [b, l, r+2n]
+    const [dtLow, Bm, Cm] = g.opN("Split", [xdbl, g.const("int64", [r, n, n])], { axis: 2 }, {
+      outputs: 3,
+    });
+    const dt = B.toF32(g.op("Softplus", [B.linear(dtLow, `${p}.dt_proj`, e, r, true)])); // [b, l, e]
+    const uf = B.toF32(u);
+    const dA = g.op("Exp", [g.op("Mul", [B.unsqueeze(dt, 3), B.A(p)])]); // [b, l, e, n]
+    const dBu = g.op("Mul", [B.unsqueeze(g.op("Mul", [dt, uf]), 3), B.unsqueeze(B.toF32(Bm), 2)]); // [b, l, e, n]
+    const [hLast, ys] = g.opN("Scan", [pastSsm, dA, dBu, B.toF32(Cm)], {
+      body: scanBody(),
+      num_scan_inputs: 3,
+      scan_input_axes: [1, 1, 1],
+      scan_output_axes: [1],
+    }, { outputs: [`present_ssm.${i}`, g.fresh("ys")] }); // [b, e, n], [b, l, e]
+    g.output(hLast, "float32", ["batch", e, n]);
+    const Dw = B.weight(`${p}.D`, [e], "float32");
+    let y = g.op("Mul", [g.op("Add", [ys, g.op("Mul", [uf, Dw])]), B.silu(B.toF32(z))]); // [b, l, e]
+    if (B.ct !== "float32") y = B.cast(y, B.ct);
+    hidden = B.addResidual(hidden, B.linear(y, `${p}.out_proj`, d, e, cfg.use_bias)); // [b, l, d]
+  }
+  g.output(B.head(hidden), "float32", ["batch", "seq", cfg.vocab_size], "logits");
+  return g;
+}
+
+/** Builds the decode graph (one token per sequence, states in and out). */
+export function buildDecode(cfg: MambaConfig, src: WeightSource, opt: GraphOptions): Graph {
+  const B = new Builder("mamba_decode", cfg, src, opt);
+  const g = B.g;
+  const { d, e, n, r, k } = dims(cfg);
+  const ids = g.input("input_ids", "int64", ["batch"]);
+  let hidden = B.embed(ids); // [b, d]
+  for (let i = 0; i < cfg.num_hidden_layers; i++) {
+    const p = `backbone.layers.${i}.mixer`;
+    const pastConv = g.input(`past_conv.${i}`, "float32", ["batch", e, k - 1]);
+    const pastSsm = g.input(`past_ssm.${i}`, "float32", ["batch", e, n]);
+    let x = B.rmsnorm(hidden, `backbone.layers.${i}.norm.weight`, B.rt); // [b, d]
+    if (B.ct !== "float32") x = B.cast(x, B.ct);
+    const xz = B.linear(x, `${p}.in_proj`, 2 * e, d, cfg.use_bias); // [b, 2e]
+    const [xs, z] = g.opN("Split", [xz], { axis: 1, num_outputs: 2 }, { outputs: 2 }); // [b, e]
+    const past = B.ct === "float32" ? pastConv : B.cast(pastConv, B.ct);
+    const window = g.op("Concat", [past, B.unsqueeze(xs, 2)], { axis: 2 }); // [b, e, k]
+    const next = g.op("Slice", [
+      window,
+      g.const("int64", [1]),
+      g.const("int64", [INT64_MAX]),
+      g.const("int64", [2]),
+    ]);
+    g.output(B.toF32(next), "float32", ["batch", e, k - 1], `present_conv.${i}`);
+    const w2 = g.op("Reshape", [
+      B.weight(`${p}.conv1d.weight`, [e, 1, k]),
+      g.const("int64", [e, k]),
+    ]);
+    let conv = g.op("ReduceSum", [g.op("Mul", [window, w2]), g.const("int64", [2])], {
+      keepdims: 0,
+    }); // [b, e]
+    if (cfg.use_conv_bias) conv = g.op("Add", [conv, B.weight(`${p}.conv1d.bias`, [e])]);
+    const u = B.silu(conv); // [b, e]
+    const xdbl = B.linear(u, `${p}.x_proj`, r + 2 * n, e, false); // [b, r+2n]
+    const [dtLow, Bm, Cm] = g.opN("Split", [xdbl, g.const("int64", [r, n, n])], { axis: 1 }, {
+      outputs: 3,
+    });
+    const dt = B.toF32(g.op("Softplus", [B.linear(dtLow, `${p}.dt_proj`, e, r, true)])); // [b, e]
+    const uf = B.toF32(u);
+    const dA = g.op("Exp", [g.op("Mul", [B.unsqueeze(dt, 2), B.A(p)])]); // [b, e, n]
+    const dBu = g.op("Mul", [B.unsqueeze(g.op("Mul", [dt, uf]), 2), B.unsqueeze(B.toF32(Bm), 1)]); // [b, e, n]
+    const h = g.op("Add", [g.op("Mul", [dA, pastSsm]), dBu]); // [b, e, n]
+    g.output(h, "float32", ["batch", e, n], `present_ssm.${i}`);
+    const yC = g.op("Squeeze", [
+      g.op("MatMul", [h, B.unsqueeze(B.toF32(Cm), 2)]),
+      g.const("int64", [2]),
+    ]); // [b, e]
+    const Dw = B.weight(`${p}.D`, [e], "float32");
+    let y = g.op("Mul", [g.op("Add", [yC, g.op("Mul", [uf, Dw])]), B.silu(B.toF32(z))]); // [b, e]
+    if (B.ct !== "float32") y = B.cast(y, B.ct);
+    hidden = B.addResidual(hidden, B.linear(y, `${p}.out_proj`, d, e, cfg.use_bias)); // [b, d]
+  }
+  g.output(B.head(hidden), "float32", ["batch", cfg.vocab_size], "logits");
+  return g;
+}

@@ -1,0 +1,276 @@
+/**
+ * `Model`: a Mamba language model running in onnxruntime, from a checkpoint folder.
+ */
+import * as ort from "onnxruntime-node";
+import { join } from "node:path";
+import { type Checkpoint, openCheckpoint } from "./checkpoint.ts";
+import type { MambaConfig } from "./config.ts";
+import { KitError } from "./errors.ts";
+import { buildDecode, buildPrefill, type GraphOptions } from "./mamba_onnx.ts";
+import { writeModelFolder } from "./onnx/save.ts";
+import { createSession, type Ep, parseEp } from "./runtime.ts";
+import { loadTokenizer, missingTokenizer, type Tokenizer } from "./tokenizer.ts";
+import { graphCacheDir } from "./cache.ts";
+
+/** Numeric precision of a model's graphs. */
+export type Dtype = "fp32" | "fp16";
+
+export interface LoadOptions {
+  /** Execution provider; default `cpu`. */
+  ep?: Ep;
+  /** `fp16` stores weights in float16 and, except on the CPU EP, computes projections in
+   * float16; the scan and the states stay float32. Default `fp32`. */
+  dtype?: Dtype;
+  /** Threads per operator on the CPU EP. */
+  threads?: number;
+  /** Where built graphs are cached; default `$QUAMBA_KIT_CACHE` or `~/.cache/quamba-kit`. */
+  cacheDir?: string;
+}
+
+/** The recurrent state of a batch of sequences: per layer, conv window and SSM state. */
+export interface MambaState {
+  batch: number;
+  /** per layer [b, e, k-1] */
+  conv: ort.Tensor[];
+  /** per layer [b, e, n] */
+  ssm: ort.Tensor[];
+}
+
+export interface GenerateOptions {
+  /** Number of tokens to generate (fewer if `stopAtEos` and the model ends the text). */
+  maxNewTokens: number;
+  /** Stop after the end-of-text token. Default false. */
+  stopAtEos?: boolean;
+  /** Called with each new token id as soon as it is chosen. */
+  onToken?: (id: number) => void;
+}
+
+/** The public face of a model, full-precision or quantized. */
+export interface Model {
+  readonly config: MambaConfig;
+  readonly tokenizer: Tokenizer;
+  /** Where the model came from. */
+  readonly source: string;
+  readonly ep: Ep;
+  /** Precision or quantization method, e.g. `fp32`, `fp16`, `quamba`. */
+  readonly method: string;
+  /** Logits of every position, row-major [ids.length, vocab_size], by one prefill. */
+  logits(ids: number[]): Promise<Float32Array>;
+  /** Greedy continuation: prefill once, then decode steps; returns only the new ids. */
+  generate(ids: number[], options: GenerateOptions): Promise<number[]>;
+  /** A zero state for `batch` sequences. */
+  initialState(batch: number): MambaState;
+  /** Runs equal-length sequences from `state`: logits [b, l, v] and the state after them. */
+  prefill(
+    ids: number[][],
+    state?: MambaState,
+  ): Promise<{ logits: Float32Array; state: MambaState }>;
+  /** One token per sequence: logits [b, v] and the next state. */
+  decode(ids: number[], state: MambaState): Promise<{ logits: Float32Array; state: MambaState }>;
+  /** Releases the onnxruntime sessions. */
+  close(): Promise<void>;
+}
+
+/** A model whose prefill and decode graphs are ONNX files in a folder. */
+export class OnnxModel implements Model {
+  constructor(
+    readonly config: MambaConfig,
+    readonly tokenizer: Tokenizer,
+    readonly source: string,
+    readonly ep: Ep,
+    readonly method: string,
+    private readonly prefillSession: ort.InferenceSession,
+    private readonly decodeSession: ort.InferenceSession,
+  ) {}
+
+  /** Opens `prefill.onnx` and `decode.onnx` from `dir`. */
+  static async open(
+    dir: string,
+    meta: { config: MambaConfig; tokenizer: Tokenizer; source: string; method: string },
+    ep: Ep,
+    threads?: number,
+  ): Promise<OnnxModel> {
+    const prefill = await createSession(join(dir, "prefill.onnx"), ep, { threads });
+    const decode = await createSession(join(dir, "decode.onnx"), ep, { threads });
+    return new OnnxModel(
+      meta.config,
+      meta.tokenizer,
+      meta.source,
+      ep,
+      meta.method,
+      prefill,
+      decode,
+    );
+  }
+
+  initialState(batch: number): MambaState {
+    const { intermediate_size: e, state_size: n, conv_kernel: k } = this.config;
+    const L = this.config.num_hidden_layers;
+    return {
+      batch,
+      conv: Array.from(
+        { length: L },
+        () => new ort.Tensor("float32", new Float32Array(batch * e * (k - 1)), [batch, e, k - 1]),
+      ),
+      ssm: Array.from(
+        { length: L },
+        () => new ort.Tensor("float32", new Float32Array(batch * e * n), [batch, e, n]),
+      ),
+    };
+  }
+
+  private feeds(ids: ort.Tensor, state: MambaState): Record<string, ort.Tensor> {
+    const f: Record<string, ort.Tensor> = { input_ids: ids };
+    state.conv.forEach((t, i) => f[`past_conv.${i}`] = t);
+    state.ssm.forEach((t, i) => f[`past_ssm.${i}`] = t);
+    return f;
+  }
+
+  private stateOf(out: ort.InferenceSession.OnnxValueMapType, batch: number): MambaState {
+    const L = this.config.num_hidden_layers;
+    return {
+      batch,
+      conv: Array.from({ length: L }, (_, i) => out[`present_conv.${i}`] as ort.Tensor),
+      ssm: Array.from({ length: L }, (_, i) => out[`present_ssm.${i}`] as ort.Tensor),
+    };
+  }
+
+  private checkIds(ids: number[]): void {
+    const v = this.config.vocab_size;
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= v) {
+        throw new KitError(`token id ${id} is out of range for a vocabulary of ${v}`);
+      }
+    }
+  }
+
+  async prefill(ids: number[][], state?: MambaState) {
+    const b = ids.length, l = ids[0]?.length ?? 0;
+    if (b === 0 || l === 0) throw new KitError("prefill needs at least one token");
+    if (ids.some((s) => s.length !== l)) {
+      throw new KitError("prefill: sequences of a batch must have equal length");
+    }
+    ids.forEach((s) => this.checkIds(s));
+    state ??= this.initialState(b);
+    const t = new ort.Tensor("int64", BigInt64Array.from(ids.flat(), BigInt), [b, l]);
+    const out = await this.prefillSession.run(this.feeds(t, state));
+    return { logits: out.logits.data as Float32Array, state: this.stateOf(out, b) };
+  }
+
+  async decode(ids: number[], state: MambaState) {
+    this.checkIds(ids);
+    if (ids.length !== state.batch) {
+      throw new KitError(`decode: ${ids.length} tokens for a batch of ${state.batch}`);
+    }
+    const t = new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [ids.length]);
+    const out = await this.decodeSession.run(this.feeds(t, state));
+    return { logits: out.logits.data as Float32Array, state: this.stateOf(out, ids.length) };
+  }
+
+  async logits(ids: number[]): Promise<Float32Array> {
+    return (await this.prefill([ids])).logits;
+  }
+
+  async generate(ids: number[], options: GenerateOptions): Promise<number[]> {
+    const v = this.config.vocab_size;
+    const out: number[] = [];
+    if (options.maxNewTokens <= 0) return out;
+    let { logits, state } = await this.prefill([ids]);
+    let next = argmax(logits, (ids.length - 1) * v, v);
+    for (;;) {
+      out.push(next);
+      options.onToken?.(next);
+      if (out.length >= options.maxNewTokens) break;
+      if (options.stopAtEos && next === this.tokenizer.eosId) break;
+      ({ logits, state } = await this.decode([next], state));
+      next = argmax(logits, 0, v);
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.prefillSession.release();
+    await this.decodeSession.release();
+  }
+}
+
+/** Index of the largest of `n` values from `offset` (the first on ties, like torch.argmax). */
+export function argmax(a: Float32Array, offset: number, n: number): number {
+  let best = 0, bv = -Infinity;
+  for (let i = 0; i < n; i++) {
+    if (a[offset + i] > bv) {
+      bv = a[offset + i];
+      best = i;
+    }
+  }
+  return best;
+}
+
+/** Graph options for a precision on an EP: float16 compute needs a GPU EP. */
+export function graphOptions(dtype: Dtype, ep: Ep): GraphOptions {
+  if (dtype === "fp32") return { weights: "float32", compute: "float32" };
+  return { weights: "float16", compute: ep === "cpu" ? "float32" : "float16" };
+}
+
+/**
+ * Builds (or finds in the cache) the ONNX graphs of a checkpoint and opens them.
+ *
+ * @example
+ * ```ts
+ * const ckpt = await openCheckpoint("data/models/embedded");
+ * const model = await modelFromCheckpoint(ckpt, { ep: "cpu", dtype: "fp32" });
+ * ```
+ */
+export async function modelFromCheckpoint(
+  ckpt: Checkpoint,
+  options: LoadOptions = {},
+): Promise<OnnxModel> {
+  const ep = parseEp(options.ep ?? "cpu");
+  const dtype = options.dtype ?? "fp32";
+  if (dtype !== "fp32" && dtype !== "fp16") {
+    throw new KitError(`unknown dtype '${dtype}' (expected fp32 or fp16)`);
+  }
+  const tokenizer = await isFile(join(ckpt.dir, "tokenizer.json"))
+    ? await loadTokenizer(ckpt.dir)
+    : missingTokenizer(ckpt.dir);
+  const opt = graphOptions(dtype, ep);
+  const dir = await graphCacheDir(ckpt, `${opt.weights}-${opt.compute}`, options.cacheDir);
+  if (!(await isFile(join(dir, "decode.onnx")))) {
+    const prefill = buildPrefill(ckpt.config, ckpt.store, opt);
+    const decode = buildDecode(ckpt.config, ckpt.store, opt);
+    await writeModelFolder(dir, { "prefill.onnx": prefill, "decode.onnx": decode }, {
+      metadata: { source: ckpt.dir, dtype, compute: opt.compute },
+    });
+  }
+  return await OnnxModel.open(
+    dir,
+    { config: ckpt.config, tokenizer, source: ckpt.dir, method: dtype },
+    ep,
+    options.threads,
+  );
+}
+
+/**
+ * Loads a Hugging Face Mamba checkpoint folder (config.json, model.safetensors, tokenizer.json)
+ * and returns a model that runs in onnxruntime.
+ *
+ * @example
+ * ```ts
+ * import { loadModel } from "./mod.ts";
+ * const model = await loadModel("data/models/embedded");
+ * const ids = model.tokenizer.encode("The Time Traveller");
+ * console.log(model.tokenizer.decode(await model.generate(ids, { maxNewTokens: 20 })));
+ * await model.close();
+ * ```
+ */
+export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
+  return await modelFromCheckpoint(await openCheckpoint(dir), options);
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * A plain TypeScript Mamba-1 language model: the sequential (recurrent) form, one token at a time,
+ * accumulating in float64. Slow and simple on purpose: tests use it as an independent check of
+ * the ONNX graphs, which use a Conv and a Scan instead.
+ *
+ * Dimensions (see lib/config.ts): d = hidden_size, e = intermediate_size, n = state_size,
+ * r = time_step_rank, k = conv_kernel, v = vocab_size.
+ */
+import type { Checkpoint } from "./checkpoint.ts";
+import type { MambaConfig } from "./config.ts";
+
+/** Recurrent state of every layer. */
+export interface ReferenceState {
+  /** Per layer, the last k-1 inputs of conv1d, [e, k-1] row-major. */
+  conv: Float64Array[];
+  /** Per layer, the SSM state h, [e, n] row-major. */
+  ssm: Float64Array[];
+}
+
+/** Row-major `y[o] = sum_i W[o, i] x[i] (+ b[o])` with W [out, in]. */
+function linear(W: Float32Array, x: Float64Array, out: number, b?: Float32Array): Float64Array {
+  const inp = x.length;
+  const y = new Float64Array(out);
+  for (let o = 0; o < out; o++) {
+    let s = b ? b[o] : 0;
+    const row = o * inp;
+    for (let i = 0; i < inp; i++) s += W[row + i] * x[i];
+    y[o] = s;
+  }
+  return y;
+}
+
+const silu = (x: number) => x / (1 + Math.exp(-x));
+const softplus = (x: number) => (x > 20 ? x : Math.log1p(Math.exp(x)));
+
+/**
+ * The reference model over float32 weights held in memory.
+ *
+ * @example
+ * ```ts
+ * const ref = await ReferenceMamba.fromCheckpoint(await openCheckpoint("data/models/embedded"));
+ * const { logits } = ref.forward([1, 2, 3]); // [3, v]
+ * ```
+ */
+export class ReferenceMamba {
+  constructor(readonly config: MambaConfig, readonly w: Map<string, Float32Array>) {}
+
+  /** Reads every tensor of a checkpoint as float32. */
+  static async fromCheckpoint(ckpt: Checkpoint): Promise<ReferenceMamba> {
+    const w = new Map<string, Float32Array>();
+    for (const name of ckpt.store.names()) w.set(name, await ckpt.store.read(name));
+    if (ckpt.config.tie_word_embeddings) w.set("lm_head.weight", w.get(ckpt.lmHead)!);
+    return new ReferenceMamba(ckpt.config, w);
+  }
+
+  /** A zero state. */
+  initialState(): ReferenceState {
+    const c = this.config, e = c.intermediate_size;
+    return {
+      conv: Array.from(
+        { length: c.num_hidden_layers },
+        () => new Float64Array(e * (c.conv_kernel - 1)),
+      ),
+      ssm: Array.from({ length: c.num_hidden_layers }, () => new Float64Array(e * c.state_size)),
+    };
+  }
+
+  /** Logits [ids.length, v] and the state after the last token; `state` is updated in place. */
+  forward(
+    ids: number[],
+    state: ReferenceState = this.initialState(),
+  ): { logits: Float32Array; state: ReferenceState } {
+    const v = this.config.vocab_size;
+    const logits = new Float32Array(ids.length * v);
+    ids.forEach((id, t) => logits.set(this.step(id, state), t * v));
+    return { logits, state };
+  }
+
+  /** One token through the model: logits [v]. */
+  step(id: number, state: ReferenceState): Float32Array {
+    const c = this.config, d = c.hidden_size;
+    const emb = this.w.get("backbone.embeddings.weight")!;
+    let hidden: Float64Array = Float64Array.from(emb.subarray(id * d, (id + 1) * d)); // [d]
+    for (let i = 0; i < c.num_hidden_layers; i++) {
+      const p = `backbone.layers.${i}`;
+      const x = this.rmsnorm(hidden, this.w.get(`${p}.norm.weight`)!);
+      const out = this.mixer(i, x, state);
+      for (let j = 0; j < d; j++) hidden[j] += out[j];
+    }
+    hidden = this.rmsnorm(hidden, this.w.get("backbone.norm_f.weight")!);
+    return Float32Array.from(linear(this.w.get("lm_head.weight")!, hidden, c.vocab_size));
+  }
+
+  private rmsnorm(x: Float64Array, weight: Float32Array): Float64Array {
+    let ms = 0;
+    for (const a of x) ms += a * a;
+    const scale = 1 / Math.sqrt(ms / x.length + this.config.layer_norm_epsilon);
+    return x.map((a, j) => a * scale * weight[j]);
+  }
+
+  /** The Mamba block (selective SSM) for one token: x [d] -> [d]. */
+  private mixer(layer: number, x: Float64Array, state: ReferenceState): Float64Array {
+    const c = this.config;
+    const { intermediate_size: e, state_size: n, conv_kernel: k, time_step_rank: r } = c;
+    const W = (s: string) => this.w.get(`backbone.layers.${layer}.mixer.${s}`)!;
+    const xz = linear(W("in_proj.weight"), x, 2 * e, c.use_bias ? W("in_proj.bias") : undefined); // [2e]
+    const conv = state.conv[layer]; // [e, k-1]
+    const convW = W("conv1d.weight"); // [e, 1, k]
+    const convB = c.use_conv_bias ? W("conv1d.bias") : undefined;
+    const u = new Float64Array(e); // conv1d + SiLU output, the SSM input
+    for (let ch = 0; ch < e; ch++) {
+      let s = convB ? convB[ch] : 0;
+      for (let j = 0; j < k - 1; j++) s += convW[ch * k + j] * conv[ch * (k - 1) + j];
+      s += convW[ch * k + k - 1] * xz[ch];
+      for (let j = 0; j < k - 2; j++) conv[ch * (k - 1) + j] = conv[ch * (k - 1) + j + 1];
+      if (k > 1) conv[ch * (k - 1) + k - 2] = xz[ch];
+      u[ch] = silu(s);
+    }
+    const xdbl = linear(W("x_proj.weight"), u, r + 2 * n); // [r + 2n] = dt_low | B | C
+    const dt = linear(W("dt_proj.weight"), xdbl.subarray(0, r), e, W("dt_proj.bias")).map(softplus); // [e]
+    const Alog = W("A_log"), D = W("D"), h = state.ssm[layer];
+    const y = new Float64Array(e);
+    for (let ch = 0; ch < e; ch++) {
+      let acc = 0;
+      for (let s = 0; s < n; s++) {
+        const dA = Math.exp(-Math.exp(Alog[ch * n + s]) * dt[ch]);
+        const hv = dA * h[ch * n + s] + dt[ch] * xdbl[r + s] * u[ch];
+        h[ch * n + s] = hv;
+        acc += hv * xdbl[r + n + s];
+      }
+      y[ch] = (acc + u[ch] * D[ch]) * silu(xz[e + ch]);
+    }
+    return linear(
+      W("out_proj.weight"),
+      y,
+      c.hidden_size,
+      c.use_bias ? W("out_proj.bias") : undefined,
+    );
+  }
+}

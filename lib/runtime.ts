@@ -1,0 +1,72 @@
+/**
+ * onnxruntime-node sessions on the CPU, WebGPU or CUDA execution provider, with clear errors
+ * when a provider is missing.
+ */
+import * as ort from "onnxruntime-node";
+import { KitError } from "./errors.ts";
+
+/** Execution providers the kit runs on. */
+export type Ep = "cpu" | "webgpu" | "cuda";
+export const EPS: readonly Ep[] = ["cpu", "webgpu", "cuda"];
+
+export interface SessionOptions {
+  /** Threads for one operator (CPU EP); default: onnxruntime's choice (all cores). */
+  threads?: number;
+  /** Where onnxruntime writes the graph after its optimisations (to inspect fusions). */
+  optimizedModelFilePath?: string;
+}
+
+/** Checks an EP name from user input. */
+export function parseEp(name: string): Ep {
+  if ((EPS as readonly string[]).includes(name)) return name as Ep;
+  throw new KitError(`unknown execution provider '${name}' (expected one of ${EPS.join(", ")})`);
+}
+
+/**
+ * Opens an ONNX model file on an execution provider.
+ *
+ * @example
+ * ```ts
+ * const s = await createSession("model/prefill.onnx", "cpu");
+ * ```
+ */
+export async function createSession(
+  path: string,
+  ep: Ep,
+  options: SessionOptions = {},
+): Promise<ort.InferenceSession> {
+  const so: ort.InferenceSession.SessionOptions = {
+    executionProviders: [ep],
+    graphOptimizationLevel: "all",
+    logSeverityLevel: 3,
+  };
+  if (options.threads) so.intraOpNumThreads = options.threads;
+  if (options.optimizedModelFilePath) so.optimizedModelFilePath = options.optimizedModelFilePath;
+  try {
+    return await ort.InferenceSession.create(path, so);
+  } catch (e) {
+    throw epError(ep, path, e as Error);
+  }
+}
+
+function epError(ep: Ep, path: string, e: Error): Error {
+  const msg = e.message ?? String(e);
+  if (ep === "cuda" && /cuda|provider|shared library|libonnxruntime_providers/i.test(msg)) {
+    return new KitError(
+      `the CUDA execution provider is not available in this onnxruntime-node (${
+        msg.split("\n")[0]
+      }).\n` +
+        `Its binaries are a separate download: reinstall with\n` +
+        `  ONNXRUNTIME_NODE_INSTALL=cuda12 deno install --allow-scripts=npm:onnxruntime-node\n` +
+        `(or 'npm install onnxruntime-node --onnxruntime-node-install=cuda12'), on a machine with ` +
+        `CUDA 12 and cuDNN 9; or use --ep cpu / --ep webgpu.`,
+    );
+  }
+  if (ep === "webgpu" && /webgpu|adapter|dawn|vulkan|device/i.test(msg)) {
+    return new KitError(
+      `the WebGPU execution provider found no usable GPU (${msg.split("\n")[0]}). ` +
+        `It needs a Vulkan driver (libvulkan1 and the GPU vendor's ICD); or use --ep cpu.`,
+    );
+  }
+  return new KitError(`${path}: onnxruntime could not load the model on '${ep}': ${msg}`);
+}

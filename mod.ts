@@ -1,0 +1,22 @@
+/**
+ * quamba-kit: look inside, quantize and measure Mamba language models, in Deno with onnxruntime.
+ *
+ * @example
+ * ```ts
+ * import { loadModel } from "./mod.ts";
+ * const model = await loadModel("data/models/embedded");
+ * const ids = model.tokenizer.encode("The Time Traveller");
+ * const next = await model.generate(ids, { maxNewTokens: 16 });
+ * console.log(model.tokenizer.decode(next));
+ * await model.close();
+ * ```
+ * @module
+ */
+export { loadModel } from "./lib/model.ts";
+export type { Dtype, GenerateOptions, LoadOptions, MambaState, Model } from "./lib/model.ts";
+export type { Ep } from "./lib/runtime.ts";
+export type { MambaConfig } from "./lib/config.ts";
+export type { Tokenizer } from "./lib/tokenizer.ts";
+export { KitError } from "./lib/errors.ts";
+export { openCheckpoint } from "./lib/checkpoint.ts";
+export { ReferenceMamba } from "./lib/reference.ts";
