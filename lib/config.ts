@@ -95,13 +95,15 @@ export function parseConfig(raw: unknown, file: string): MambaConfig {
     throw new KitError(`${file}: field 'hidden_act' is '${act}'; only 'silu' is supported`);
   }
   const idOr = (key: string) => (typeof c[key] === "number" ? c[key] as number : 0);
+  const conv = int("conv_kernel", 4);
+  if (conv < 2) throw new KitError(`${file}: field 'conv_kernel' must be at least 2, got ${conv}`);
   return {
     model_type: "mamba",
     hidden_size: hidden,
     intermediate_size: intOf(inter, "intermediate_size", file),
     state_size: int("state_size", 16),
     num_hidden_layers: int("num_hidden_layers", 32),
-    conv_kernel: int("conv_kernel", 4),
+    conv_kernel: conv,
     time_step_rank: rank,
     use_bias: bool("use_bias", false),
     use_conv_bias: bool("use_conv_bias", true),
