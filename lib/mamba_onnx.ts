@@ -155,16 +155,25 @@ function dims(cfg: MambaConfig) {
   };
 }
 
-/** The scan body: h = dA * h + dBu; y = h @ C. */
-function scanBody(): Graph {
+/**
+ * The scan body for one time step, discretizing inside the step so that no [b, l, e, n] tensor
+ * is ever materialised (measured: as fast as scanning precomputed dA and dBu, or unrolling 8-32
+ * steps per iteration, with far less memory):
+ *   dA = exp(dt * A); h = dA * h + (dt * u) B; y = h C.
+ * `A` [e, n] is read from the enclosing graph.
+ */
+function scanBody(A: string): Graph {
   const s = new Graph("selective_scan_step");
   const h = s.input("h", "float32"); // [b, e, n]
-  const dA = s.input("dA_t", "float32"); // [b, e, n]
-  const dBu = s.input("dBu_t", "float32"); // [b, e, n]
+  const dt = s.input("dt_t", "float32"); // [b, e]
+  const dtu = s.input("dtu_t", "float32"); // [b, e]
+  const B = s.input("B_t", "float32"); // [b, n]
   const C = s.input("C_t", "float32"); // [b, n]
-  const hNew = s.op("Add", [s.op("Mul", [dA, h]), dBu]);
-  const Cc = s.op("Unsqueeze", [C, s.const("int64", [2])]); // [b, n, 1]
-  const y = s.op("Squeeze", [s.op("MatMul", [hNew, Cc]), s.const("int64", [2])]); // [b, e]
+  const ax1 = s.const("int64", [1]), ax2 = s.const("int64", [2]);
+  const dA = s.op("Exp", [s.op("Mul", [s.op("Unsqueeze", [dt, ax2]), A])]); // [b, e, n]
+  const dBu = s.op("Mul", [s.op("Unsqueeze", [dtu, ax2]), s.op("Unsqueeze", [B, ax1])]); // [b, e, n]
+  const hNew = s.op("Add", [s.op("Mul", [dA, h]), dBu]); // [b, e, n]
+  const y = s.op("Squeeze", [s.op("MatMul", [hNew, s.op("Unsqueeze", [C, ax2])]), ax2]); // [b, e]
   s.output(hNew, "float32", undefined, "h_out");
   s.output(y, "float32", undefined, "y_t");
   return s;
@@ -205,12 +214,16 @@ export function buildPrefill(cfg: MambaConfig, src: WeightSource, opt: GraphOpti
     });
     const dt = B.toF32(g.op("Softplus", [B.linear(dtLow, `${p}.dt_proj`, e, r, true)])); // [b, l, e]
     const uf = B.toF32(u);
-    const dA = g.op("Exp", [g.op("Mul", [B.unsqueeze(dt, 3), B.A(p)])]); // [b, l, e, n]
-    const dBu = g.op("Mul", [B.unsqueeze(g.op("Mul", [dt, uf]), 3), B.unsqueeze(B.toF32(Bm), 2)]); // [b, l, e, n]
-    const [hLast, ys] = g.opN("Scan", [pastSsm, dA, dBu, B.toF32(Cm)], {
-      body: scanBody(),
-      num_scan_inputs: 3,
-      scan_input_axes: [1, 1, 1],
+    const [hLast, ys] = g.opN("Scan", [
+      pastSsm,
+      dt,
+      g.op("Mul", [dt, uf]),
+      B.toF32(Bm),
+      B.toF32(Cm),
+    ], {
+      body: scanBody(B.A(p)),
+      num_scan_inputs: 4,
+      scan_input_axes: [1, 1, 1, 1],
       scan_output_axes: [1],
     }, { outputs: [`present_ssm.${i}`, g.fresh("ys")] }); // [b, e, n], [b, l, e]
     g.output(hLast, "float32", ["batch", e, n]);

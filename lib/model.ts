@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { type Checkpoint, openCheckpoint } from "./checkpoint.ts";
 import type { MambaConfig } from "./config.ts";
 import { KitError } from "./errors.ts";
-import { buildDecode, buildPrefill, type GraphOptions } from "./mamba_onnx.ts";
+import { buildDecode, buildPrefill, type GraphOptions, type WeightSource } from "./mamba_onnx.ts";
 import { writeModelFolder } from "./onnx/save.ts";
 import { createSession, type Ep, parseEp } from "./runtime.ts";
 import { loadTokenizer, missingTokenizer, type Tokenizer } from "./tokenizer.ts";
@@ -212,6 +212,21 @@ export function graphOptions(dtype: Dtype, ep: Ep): GraphOptions {
   return { weights: "float16", compute: ep === "cpu" ? "float32" : "float16" };
 }
 
+/** Writes `prefill.onnx`, `decode.onnx` and their shared `weights.bin` into `dir`. */
+export async function buildGraphs(
+  dir: string,
+  config: MambaConfig,
+  src: WeightSource,
+  opt: GraphOptions,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  const prefill = buildPrefill(config, src, opt);
+  const decode = buildDecode(config, src, opt);
+  await writeModelFolder(dir, { "prefill.onnx": prefill, "decode.onnx": decode }, {
+    metadata: { ...metadata, weights: opt.weights, compute: opt.compute },
+  });
+}
+
 /**
  * Builds (or finds in the cache) the ONNX graphs of a checkpoint and opens them.
  *
@@ -236,11 +251,7 @@ export async function modelFromCheckpoint(
   const opt = graphOptions(dtype, ep);
   const dir = await graphCacheDir(ckpt, `${opt.weights}-${opt.compute}`, options.cacheDir);
   if (!(await isFile(join(dir, "decode.onnx")))) {
-    const prefill = buildPrefill(ckpt.config, ckpt.store, opt);
-    const decode = buildDecode(ckpt.config, ckpt.store, opt);
-    await writeModelFolder(dir, { "prefill.onnx": prefill, "decode.onnx": decode }, {
-      metadata: { source: ckpt.dir, dtype, compute: opt.compute },
-    });
+    await buildGraphs(dir, ckpt.config, ckpt.store, opt, { source: ckpt.dir, dtype });
   }
   return await OnnxModel.open(
     dir,

@@ -38,7 +38,9 @@ Deno.test("safetensors: a sharded checkpoint is read through its index", async (
   const t = (v: number) => ({ dtype: "F32", shape: [1], data: bytesOf(Float32Array.from([v])) });
   await writeSafetensors(join(dir, "model-00001-of-00002.safetensors"), { x: t(1) });
   await writeSafetensors(join(dir, "model-00002-of-00002.safetensors"), { y: t(2) });
-  const index = { weight_map: { x: "model-00001-of-00002.safetensors", y: "model-00002-of-00002.safetensors" } };
+  const index = {
+    weight_map: { x: "model-00001-of-00002.safetensors", y: "model-00002-of-00002.safetensors" },
+  };
   await Deno.writeTextFile(join(dir, "model.safetensors.index.json"), JSON.stringify(index));
   const s = await SafetensorsStore.open(dir);
   assert.deepEqual(Array.from(await s.read("y")), [2]);
@@ -68,7 +70,10 @@ Deno.test("safetensors: truncated and corrupt files name the file and tensor", a
   await rejects(() => readHeader(f), /'w'/, /needs 20/);
   await writeSafetensors(f, { w: { dtype: "F8_E9", shape: [1], data: new Uint8Array(1) } });
   await rejects(() => readHeader(f), /'w'/, /unknown dtype/);
-  await rejects(() => readHeader(join(dir, "nope.safetensors")), /nope\.safetensors: file not found/);
+  await rejects(
+    () => readHeader(join(dir, "nope.safetensors")),
+    /nope\.safetensors: file not found/,
+  );
 });
 
 Deno.test("config: every field is validated and named", () => {
@@ -77,11 +82,23 @@ Deno.test("config: every field is validated and named", () => {
   assert.equal(parseConfig(base, "c").time_step_rank, 4);
   assert.equal(parseConfig({ ...base, time_step_rank: 7, expand: 3 }, "c").time_step_rank, 7);
   assert.equal(parseConfig({ ...base, expand: 3 }, "c").intermediate_size, 192);
-  assert.throws(() => parseConfig({ ...base, model_type: "llama" }, "x/config.json"), /x\/config\.json: model_type 'llama' is unknown/);
-  assert.throws(() => parseConfig({ ...base, model_type: "mamba2" }, "c"), /'mamba2' is not supported yet/);
-  assert.throws(() => parseConfig({ ...base, hidden_size: -3 }, "c"), /'hidden_size' must be a positive integer, got -3/);
+  assert.throws(
+    () => parseConfig({ ...base, model_type: "llama" }, "x/config.json"),
+    /x\/config\.json: model_type 'llama' is unknown/,
+  );
+  assert.throws(
+    () => parseConfig({ ...base, model_type: "mamba2" }, "c"),
+    /'mamba2' is not supported yet/,
+  );
+  assert.throws(
+    () => parseConfig({ ...base, hidden_size: -3 }, "c"),
+    /'hidden_size' must be a positive integer, got -3/,
+  );
   assert.throws(() => parseConfig({ ...base, time_step_rank: "big" }, "c"), /'time_step_rank'/);
-  assert.throws(() => parseConfig({ ...base, use_bias: "yes" }, "c"), /'use_bias' must be true or false/);
+  assert.throws(
+    () => parseConfig({ ...base, use_bias: "yes" }, "c"),
+    /'use_bias' must be true or false/,
+  );
   assert.throws(() => parseConfig({ ...base, hidden_act: "gelu" }, "c"), /'hidden_act'/);
   assert.throws(() => parseConfig([], "c"), /expected a JSON object/);
 });
@@ -103,10 +120,20 @@ Deno.test("checkpoint: missing, misshapen, mistyped and unexpected tensors are n
   await write(missing);
   await rejects(() => openCheckpoint(dir), /'backbone\.layers\.1\.mixer\.D' is missing/);
 
-  await write({ ...all, "backbone.layers.0.mixer.A_log": { dtype: "F32", shape: [16, 4], data: new Uint8Array(256) } });
-  await rejects(() => openCheckpoint(dir), /model\.safetensors/, /'backbone\.layers\.0\.mixer\.A_log' has shape \[16,4\], expected \[32,4\]/);
+  await write({
+    ...all,
+    "backbone.layers.0.mixer.A_log": { dtype: "F32", shape: [16, 4], data: new Uint8Array(256) },
+  });
+  await rejects(
+    () => openCheckpoint(dir),
+    /model\.safetensors/,
+    /'backbone\.layers\.0\.mixer\.A_log' has shape \[16,4\], expected \[32,4\]/,
+  );
 
-  await write({ ...all, "backbone.norm_f.weight": { dtype: "I32", shape: [16], data: new Uint8Array(64) } });
+  await write({
+    ...all,
+    "backbone.norm_f.weight": { dtype: "I32", shape: [16], data: new Uint8Array(64) },
+  });
   await rejects(() => openCheckpoint(dir), /'backbone\.norm_f\.weight' has dtype I32/);
 
   await write({ ...all, "backbone.layers.7.norm.weight": all["backbone.norm_f.weight"] });
@@ -119,7 +146,10 @@ Deno.test("checkpoint: missing, misshapen, mistyped and unexpected tensors are n
   await rejects(() => openCheckpoint(dir), /config\.json: file not found/);
   await rejects(() => openCheckpoint(join(dir, "nowhere")), /nowhere: not a folder/);
   await Deno.remove(f);
-  await Deno.writeTextFile(join(dir, "config.json"), JSON.stringify({ model_type: "mamba", hidden_size: 16 }));
+  await Deno.writeTextFile(
+    join(dir, "config.json"),
+    JSON.stringify({ model_type: "mamba", hidden_size: 16 }),
+  );
   await rejects(() => openCheckpoint(dir), /no model\.safetensors/);
 });
 
@@ -141,10 +171,13 @@ Deno.test("tokenizer: GPT-NeoX-20B loads and round-trips text", async () => {
 Deno.test("tokenizer: a malformed tokenizer.json is named", async () => {
   const dir = await Deno.makeTempDir();
   await rejects(() => loadTokenizer(dir), /tokenizer\.json: file not found/);
-  await Deno.writeTextFile(join(dir, "tokenizer.json"), "{\"model\": 3");
+  await Deno.writeTextFile(join(dir, "tokenizer.json"), '{"model": 3');
   await rejects(() => loadTokenizer(dir), /tokenizer\.json: not valid JSON/);
   await Deno.writeTextFile(join(dir, "tokenizer.json"), JSON.stringify({ version: "1.0" }));
   await rejects(() => loadTokenizer(dir), /tokenizer\.json: malformed tokenizer/);
-  await Deno.writeTextFile(join(dir, "tokenizer.json"), JSON.stringify({ model: { type: "Nonsense", vocab: {} } }));
+  await Deno.writeTextFile(
+    join(dir, "tokenizer.json"),
+    JSON.stringify({ model: { type: "Nonsense", vocab: {} } }),
+  );
   await rejects(() => loadTokenizer(dir), /tokenizer\.json: malformed tokenizer/);
 });

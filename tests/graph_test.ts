@@ -109,7 +109,12 @@ Deno.test("graphs: a batch of sequences equals each sequence alone", async () =>
   const step = await model.decode([1, 2, 3], batch.state);
   for (let s = 0; s < 3; s++) {
     const alone = await model.prefill([[...seqs[s], s + 1]]);
-    assertClose(step.logits.subarray(s * v, (s + 1) * v), alone.logits.subarray(9 * v), 1e-5, `decode ${s}`);
+    assertClose(
+      step.logits.subarray(s * v, (s + 1) * v),
+      alone.logits.subarray(9 * v),
+      1e-5,
+      `decode ${s}`,
+    );
   }
   await model.close();
 });
@@ -125,7 +130,10 @@ Deno.test("graphs: fp16 weights stay within 1e-2 of the float64 reference", asyn
 
 Deno.test("graphs: bad token ids and empty input get clear errors", async () => {
   const { model } = await setup({});
-  await assert.rejects(() => model.logits([1, 64]), /token id 64 is out of range for a vocabulary of 64/);
+  await assert.rejects(
+    () => model.logits([1, 64]),
+    /token id 64 is out of range for a vocabulary of 64/,
+  );
   await assert.rejects(() => model.logits([]), /at least one token/);
   await assert.rejects(() => model.prefill([[1, 2], [3]]), /equal length/);
   await model.close();

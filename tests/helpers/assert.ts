@@ -13,7 +13,12 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Asserts relErr(a, b) <= tol. */
-export function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what = "values"): void {
+export function assertClose(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  tol: number,
+  what = "values",
+): void {
   const e = relErr(a, b);
   assert.ok(e <= tol, `${what}: relative error ${e.toExponential(3)} > ${tol}`);
 }

@@ -1,0 +1,10 @@
+/** Files that ship with the kit, found relative to this module (whatever the working folder). */
+import { fileURLToPath } from "node:url";
+
+/** The kit's `data/` folder. */
+export const DATA_DIR: string = fileURLToPath(new URL("../data", import.meta.url));
+
+/** The embedded demo model: a small Mamba-1 trained on public-domain books. */
+export const EMBEDDED_MODEL: string = fileURLToPath(
+  new URL("../data/models/embedded", import.meta.url),
+);
