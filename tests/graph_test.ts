@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { openCheckpoint } from "../lib/checkpoint.ts";
-import { argmax, type MambaState, modelFromCheckpoint, type OnnxModel } from "../lib/model.ts";
+import { argmax, type MambaState, modelFromCheckpoint } from "../lib/model.ts";
 import { ReferenceMamba } from "../lib/reference.ts";
 import { assertClose } from "./helpers/assert.ts";
 import { rng, tinyCheckpoint } from "./helpers/tiny.ts";
