@@ -159,6 +159,13 @@ export class SafetensorsStore {
     return new SafetensorsStore(dir, tensors);
   }
 
+  /** Opens one safetensors file (not a checkpoint folder). */
+  static async openFile(path: string): Promise<SafetensorsStore> {
+    const tensors = new Map<string, TensorInfo>();
+    for (const t of await readHeader(path)) tensors.set(t.name, t);
+    return new SafetensorsStore(path, tensors);
+  }
+
   /** Every tensor name, in file order. */
   names(): string[] {
     return [...this.tensors.keys()];

@@ -56,7 +56,8 @@ export async function loadTokenizer(dir: string): Promise<Tokenizer> {
     vocabSize: size,
     eosId: eos,
     encode: (text) => tok.encode(text, { add_special_tokens: false }).ids,
-    decode: (ids, o) => tok.decode(ids, { skip_special_tokens: o?.skipSpecial ?? false }),
+    decode: (ids, o) =>
+      ids.length ? tok.decode(ids, { skip_special_tokens: o?.skipSpecial ?? false }) : "",
   };
 }
 

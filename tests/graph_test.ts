@@ -7,6 +7,7 @@ import { openCheckpoint } from "../lib/checkpoint.ts";
 import { argmax, type MambaState, modelFromCheckpoint } from "../lib/model.ts";
 import { ReferenceMamba } from "../lib/reference.ts";
 import { assertClose } from "./helpers/assert.ts";
+import { TEST_EP } from "./helpers/ep.ts";
 import { rng, tinyCheckpoint } from "./helpers/tiny.ts";
 
 const cacheDir = await Deno.makeTempDir({ prefix: "quamba-cache-" });
@@ -30,7 +31,7 @@ const CONFIGS: Record<string, Record<string, unknown>> = {
 async function setup(overrides: Record<string, unknown>, dtype: "fp32" | "fp16" = "fp32") {
   const { dir } = await tinyCheckpoint(overrides, 7);
   const ckpt = await openCheckpoint(dir);
-  const model = await modelFromCheckpoint(ckpt, { cacheDir, dtype });
+  const model = await modelFromCheckpoint(ckpt, { cacheDir, dtype, ep: TEST_EP });
   return { model, ref: await ReferenceMamba.fromCheckpoint(ckpt) };
 }
 

@@ -1,0 +1,159 @@
+/**
+ * The embedded model and the small random checkpoints against transformers' MambaForCausalLM
+ * (reference outputs computed on the GPU machine by scripts/make_references.py, committed in
+ * tests/fixtures/). Relative error is max|ours - ref| / max|ref| over a sequence's logits.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { openCheckpoint } from "../lib/checkpoint.ts";
+import { argmax, loadModel } from "../lib/model.ts";
+import { EMBEDDED_MODEL } from "../lib/paths.ts";
+import { ReferenceMamba } from "../lib/reference.ts";
+import { SafetensorsStore } from "../lib/safetensors.ts";
+import { loadTokenizer } from "../lib/tokenizer.ts";
+import { assertClose } from "./helpers/assert.ts";
+import { TEST_EP } from "./helpers/ep.ts";
+import { SHARED_DATA } from "./helpers/shared.ts";
+
+const FIX = new URL("./fixtures/", import.meta.url).pathname;
+const ref = JSON.parse(await Deno.readTextFile(join(FIX, "embedded_reference.json")));
+const refTensors = await SafetensorsStore.openFile(join(FIX, "embedded_reference.safetensors"));
+const cacheDir = await Deno.makeTempDir({ prefix: "quamba-cache-" });
+
+/** Ours [e, k-1] against transformers' conv state [e, k] (its last k-1 columns). */
+function convTail(hf: Float32Array, e: number, k: number): Float32Array {
+  const out = new Float32Array(e * (k - 1));
+  for (let c = 0; c < e; c++) out.set(hf.subarray(c * k + 1, (c + 1) * k), c * (k - 1));
+  return out;
+}
+
+Deno.test("embedded fp32: logits of every position within 1e-4 of transformers", async () => {
+  const model = await loadModel(EMBEDDED_MODEL, { cacheDir, ep: TEST_EP });
+  for (const [k, seq] of (ref.sequences as { ids: number[] }[]).entries()) {
+    assertClose(
+      await model.logits(seq.ids),
+      await refTensors.read(`logits.${k}`),
+      1e-4,
+      `sequence ${k}`,
+    );
+  }
+  await model.close();
+});
+
+Deno.test("embedded fp32: conv and SSM states after a sequence match transformers'", async () => {
+  const model = await loadModel(EMBEDDED_MODEL, { cacheDir, ep: TEST_EP });
+  const { intermediate_size: e, conv_kernel: k } = model.config;
+  const { state } = await model.prefill([ref.sequences[2].ids]);
+  for (let i = 0; i < model.config.num_hidden_layers; i++) {
+    const conv = (await state.conv[i].getData()) as Float32Array;
+    assertClose(conv, convTail(await refTensors.read(`conv.${i}.seq2`), e, k), 1e-5, `conv ${i}`);
+    const ssm = (await state.ssm[i].getData()) as Float32Array;
+    assertClose(ssm, await refTensors.read(`ssm.${i}.seq2`), 1e-4, `ssm ${i}`);
+  }
+  await model.close();
+});
+
+Deno.test("embedded fp32: greedy continuations of 32 tokens are identical", async () => {
+  const model = await loadModel(EMBEDDED_MODEL, { cacheDir, ep: TEST_EP });
+  for (const g of ref.greedy) {
+    assert.deepEqual(model.tokenizer.encode(g.prompt), g.prompt_ids, `prompt ids of ${g.prompt}`);
+    const out = await model.generate(g.prompt_ids, { maxNewTokens: 32 });
+    assert.deepEqual(out, g.continuation_ids, `continuation of ${JSON.stringify(g.prompt)}`);
+    assert.equal(model.tokenizer.decode(out), g.continuation);
+  }
+  await model.close();
+});
+
+Deno.test("embedded fp32: held-out mean NLL within 1e-4 of transformers'", async () => {
+  const model = await loadModel(EMBEDDED_MODEL, { cacheDir, ep: TEST_EP });
+  const ids: number[] = ref.heldout.ids;
+  assert.deepEqual(model.tokenizer.encode(ref.heldout.text).slice(0, ids.length), ids);
+  const logits = await model.logits(ids);
+  const v = model.config.vocab_size;
+  let nll = 0;
+  for (let t = 0; t + 1 < ids.length; t++) {
+    const row = logits.subarray(t * v, (t + 1) * v);
+    let mx = -Infinity;
+    for (const x of row) mx = Math.max(mx, x);
+    let z = 0;
+    for (const x of row) z += Math.exp(x - mx);
+    nll += mx + Math.log(z) - row[ids[t + 1]];
+  }
+  nll /= ids.length - 1;
+  assert.ok(Math.abs(nll - ref.heldout.mean_nll) < 1e-4, `NLL ${nll} vs ${ref.heldout.mean_nll}`);
+  assert.ok(nll < 4.5, `the embedded model should have learned English (NLL ${nll})`);
+  await model.close();
+});
+
+Deno.test("embedded: the TypeScript reference agrees with transformers too", async () => {
+  const r = await ReferenceMamba.fromCheckpoint(await openCheckpoint(EMBEDDED_MODEL));
+  assertClose(
+    r.forward(ref.sequences[1].ids).logits,
+    await refTensors.read("logits.1"),
+    1e-5,
+    "reference",
+  );
+});
+
+Deno.test("tokenizers: ids equal the Rust tokenizers' for the embedded and GPT-NeoX tokenizers", async () => {
+  const own = await loadTokenizer(EMBEDDED_MODEL);
+  for (const c of ref.tokenizer_cases) {
+    assert.deepEqual(own.encode(c.text), c.ids, JSON.stringify(c.text));
+    assert.equal(own.decode(c.ids), c.text);
+  }
+  const neoxDir = join(SHARED_DATA, "tokenizers", "gpt-neox-20b");
+  const neox = await loadTokenizer(neoxDir);
+  for (const c of ref.neox_tokenizer_cases) {
+    assert.deepEqual(neox.encode(c.text), c.ids, JSON.stringify(c.text.slice(0, 40)));
+    assert.equal(neox.decode(c.ids), c.text);
+  }
+  assert.equal(neox.eosId, 0);
+});
+
+for (const name of ["tiny_f32_untied", "tiny_bf16_sharded"]) {
+  Deno.test(`variant ${name}: logits, states and greedy match transformers`, async () => {
+    const dir = join(FIX, "variants", name);
+    const vref = JSON.parse(await Deno.readTextFile(join(dir, "reference.json")));
+    const t = await SafetensorsStore.openFile(join(dir, "reference.safetensors"));
+    const model = await loadModel(dir, { cacheDir, ep: TEST_EP });
+    const { intermediate_size: e, conv_kernel: k } = model.config;
+    const { logits, state } = await model.prefill([vref.ids]);
+    assertClose(logits, await t.read("logits"), 1e-4, "logits");
+    for (let i = 0; i < model.config.num_hidden_layers; i++) {
+      assertClose(
+        (await state.conv[i].getData()) as Float32Array,
+        convTail(await t.read(`conv.${i}.seq0`), e, k),
+        1e-5,
+        `conv ${i}`,
+      );
+      assertClose(
+        (await state.ssm[i].getData()) as Float32Array,
+        await t.read(`ssm.${i}.seq0`),
+        1e-4,
+        `ssm ${i}`,
+      );
+    }
+    assert.deepEqual(
+      await model.generate(vref.greedy_prompt, { maxNewTokens: vref.greedy.length }),
+      vref.greedy,
+    );
+    await model.close();
+  });
+}
+
+Deno.test("embedded fp16: logits within 3e-2 and the same top token at 95% of positions", async () => {
+  // On the CPU EP fp16 means float16 weights computed in float32 (this checkpoint is stored in
+  // F16, so nothing is lost); on GPU EPs the projections run in float16, the scan in float32.
+  const model = await loadModel(EMBEDDED_MODEL, { cacheDir, ep: TEST_EP, dtype: "fp16" });
+  const v = model.config.vocab_size;
+  const ids: number[] = ref.sequences[2].ids;
+  const got = await model.logits(ids);
+  const want = await refTensors.read("logits.2");
+  assertClose(got, want, 3e-2, "fp16 logits");
+  let same = 0;
+  for (let t = 0; t < ids.length; t++) {
+    if (argmax(got, t * v, v) === argmax(want, t * v, v)) same++;
+  }
+  assert.ok(same >= 0.95 * ids.length, `top-1 agreement ${same}/${ids.length}`);
+  await model.close();
+});
