@@ -32,6 +32,28 @@ export interface GraphOptions {
 
 const INT64_MAX = 2 ** 62;
 
+/** Activations a recipe can observe or quantize (see lib/stats/schema.ts for their meaning). */
+export type ActName =
+  | "in_proj.input"
+  | "x"
+  | "z"
+  | "u"
+  | "dt_low"
+  | "B"
+  | "C"
+  | "dt"
+  | "y_ssm"
+  | "y";
+
+/** Hooks into the graph being built. */
+export interface GraphHooks {
+  /**
+   * Called with each activation of layer `layer` (a value of the graph, last axis `channels`);
+   * returns the value the rest of the graph uses (the same one to only observe it).
+   */
+  act?(g: Graph, layer: number, name: ActName, value: string, channels: number): string;
+}
+
 /** Shared machinery of both graphs: weights, casts, linear layers, norms. */
 class Builder {
   readonly g: Graph;
@@ -180,9 +202,16 @@ function scanBody(A: string): Graph {
 }
 
 /** Builds the prefill graph (whole sequences, from the given states). */
-export function buildPrefill(cfg: MambaConfig, src: WeightSource, opt: GraphOptions): Graph {
+export function buildPrefill(
+  cfg: MambaConfig,
+  src: WeightSource,
+  opt: GraphOptions,
+  hooks: GraphHooks = {},
+): Graph {
   const B = new Builder("mamba_prefill", cfg, src, opt);
   const g = B.g;
+  const act = (i: number, name: ActName, v: string, c: number) =>
+    hooks.act?.(g, i, name, v, c) ?? v;
   const { d, e, n, r, k } = dims(cfg);
   const ids = g.input("input_ids", "int64", ["batch", "seq"]);
   let hidden = B.embed(ids); // [b, l, d]
@@ -192,8 +221,11 @@ export function buildPrefill(cfg: MambaConfig, src: WeightSource, opt: GraphOpti
     const pastSsm = g.input(`past_ssm.${i}`, "float32", ["batch", e, n]);
     let x = B.rmsnorm(hidden, `backbone.layers.${i}.norm.weight`, B.rt); // [b, l, d]
     if (B.ct !== "float32") x = B.cast(x, B.ct);
+    x = act(i, "in_proj.input", x, d);
     const xz = B.linear(x, `${p}.in_proj`, 2 * e, d, cfg.use_bias); // [b, l, 2e]
-    const [xs, z] = g.opN("Split", [xz], { axis: 2, num_outputs: 2 }, { outputs: 2 }); // [b, l, e]
+    let [xs, z] = g.opN("Split", [xz], { axis: 2, num_outputs: 2 }, { outputs: 2 }); // [b, l, e]
+    xs = act(i, "x", xs, e);
+    z = act(i, "z", z, e);
     const xt = g.op("Transpose", [xs], { perm: [0, 2, 1] }); // [b, e, l]
     const past = B.ct === "float32" ? pastConv : B.cast(pastConv, B.ct);
     const xpad = g.op("Concat", [past, xt], { axis: 2 }); // [b, e, k-1+l]
@@ -207,12 +239,17 @@ export function buildPrefill(cfg: MambaConfig, src: WeightSource, opt: GraphOpti
     const convIn = [xpad, B.weight(`${p}.conv1d.weight`, [e, 1, k])];
     if (cfg.use_conv_bias) convIn.push(B.weight(`${p}.conv1d.bias`, [e]));
     const conv = g.op("Conv", convIn, { group: e, kernel_shape: [k] }); // [b, e, l]
-    const u = g.op("Transpose", [B.silu(conv)], { perm: [0, 2, 1] }); // [b, l, e]
+    const u = act(i, "u", g.op("Transpose", [B.silu(conv)], { perm: [0, 2, 1] }), e); // [b, l, e]
     const xdbl = B.linear(u, `${p}.x_proj`, r + 2 * n, e, false); // [b, l, r+2n]
-    const [dtLow, Bm, Cm] = g.opN("Split", [xdbl, g.const("int64", [r, n, n])], { axis: 2 }, {
+    let [dtLow, Bm, Cm] = g.opN("Split", [xdbl, g.const("int64", [r, n, n])], { axis: 2 }, {
       outputs: 3,
     });
-    const dt = B.toF32(g.op("Softplus", [B.linear(dtLow, `${p}.dt_proj`, e, r, true)])); // [b, l, e]
+    dtLow = act(i, "dt_low", dtLow, r);
+    Bm = act(i, "B", Bm, n);
+    Cm = act(i, "C", Cm, n);
+    const dtRaw = act(i, "dt", B.linear(dtLow, `${p}.dt_proj`, e, r, false), e); // [b, l, e]
+    const dtBias = B.weight(`${p}.dt_proj.bias`, [e]);
+    const dt = B.toF32(g.op("Softplus", [g.op("Add", [dtRaw, dtBias])])); // [b, l, e]
     const uf = B.toF32(u);
     const [hLast, ys] = g.opN("Scan", [
       pastSsm,
@@ -228,8 +265,10 @@ export function buildPrefill(cfg: MambaConfig, src: WeightSource, opt: GraphOpti
     }, { outputs: [`present_ssm.${i}`, g.fresh("ys")] }); // [b, e, n], [b, l, e]
     g.output(hLast, "float32", ["batch", e, n]);
     const Dw = B.weight(`${p}.D`, [e], "float32");
-    let y = g.op("Mul", [g.op("Add", [ys, g.op("Mul", [uf, Dw])]), B.silu(B.toF32(z))]); // [b, l, e]
+    const ySsm = act(i, "y_ssm", g.op("Add", [ys, g.op("Mul", [uf, Dw])]), e); // [b, l, e]
+    let y = g.op("Mul", [ySsm, B.silu(B.toF32(z))]); // [b, l, e]
     if (B.ct !== "float32") y = B.cast(y, B.ct);
+    y = act(i, "y", y, e);
     hidden = B.addResidual(hidden, B.linear(y, `${p}.out_proj`, d, e, cfg.use_bias)); // [b, l, d]
   }
   g.output(B.head(hidden), "float32", ["batch", "seq", cfg.vocab_size], "logits");
@@ -237,9 +276,16 @@ export function buildPrefill(cfg: MambaConfig, src: WeightSource, opt: GraphOpti
 }
 
 /** Builds the decode graph (one token per sequence, states in and out). */
-export function buildDecode(cfg: MambaConfig, src: WeightSource, opt: GraphOptions): Graph {
+export function buildDecode(
+  cfg: MambaConfig,
+  src: WeightSource,
+  opt: GraphOptions,
+  hooks: GraphHooks = {},
+): Graph {
   const B = new Builder("mamba_decode", cfg, src, opt);
   const g = B.g;
+  const act = (i: number, name: ActName, v: string, c: number) =>
+    hooks.act?.(g, i, name, v, c) ?? v;
   const { d, e, n, r, k } = dims(cfg);
   const ids = g.input("input_ids", "int64", ["batch"]);
   let hidden = B.embed(ids); // [b, d]
@@ -249,8 +295,11 @@ export function buildDecode(cfg: MambaConfig, src: WeightSource, opt: GraphOptio
     const pastSsm = g.input(`past_ssm.${i}`, "float32", ["batch", e, n]);
     let x = B.rmsnorm(hidden, `backbone.layers.${i}.norm.weight`, B.rt); // [b, d]
     if (B.ct !== "float32") x = B.cast(x, B.ct);
+    x = act(i, "in_proj.input", x, d);
     const xz = B.linear(x, `${p}.in_proj`, 2 * e, d, cfg.use_bias); // [b, 2e]
-    const [xs, z] = g.opN("Split", [xz], { axis: 1, num_outputs: 2 }, { outputs: 2 }); // [b, e]
+    let [xs, z] = g.opN("Split", [xz], { axis: 1, num_outputs: 2 }, { outputs: 2 }); // [b, e]
+    xs = act(i, "x", xs, e);
+    z = act(i, "z", z, e);
     const past = B.ct === "float32" ? pastConv : B.cast(pastConv, B.ct);
     const window = g.op("Concat", [past, B.unsqueeze(xs, 2)], { axis: 2 }); // [b, e, k]
     const next = g.op("Slice", [
@@ -268,12 +317,17 @@ export function buildDecode(cfg: MambaConfig, src: WeightSource, opt: GraphOptio
       keepdims: 0,
     }); // [b, e]
     if (cfg.use_conv_bias) conv = g.op("Add", [conv, B.weight(`${p}.conv1d.bias`, [e])]);
-    const u = B.silu(conv); // [b, e]
+    const u = act(i, "u", B.silu(conv), e); // [b, e]
     const xdbl = B.linear(u, `${p}.x_proj`, r + 2 * n, e, false); // [b, r+2n]
-    const [dtLow, Bm, Cm] = g.opN("Split", [xdbl, g.const("int64", [r, n, n])], { axis: 1 }, {
+    let [dtLow, Bm, Cm] = g.opN("Split", [xdbl, g.const("int64", [r, n, n])], { axis: 1 }, {
       outputs: 3,
     });
-    const dt = B.toF32(g.op("Softplus", [B.linear(dtLow, `${p}.dt_proj`, e, r, true)])); // [b, e]
+    dtLow = act(i, "dt_low", dtLow, r);
+    Bm = act(i, "B", Bm, n);
+    Cm = act(i, "C", Cm, n);
+    const dtRaw = act(i, "dt", B.linear(dtLow, `${p}.dt_proj`, e, r, false), e); // [b, e]
+    const dtBias = B.weight(`${p}.dt_proj.bias`, [e]);
+    const dt = B.toF32(g.op("Softplus", [g.op("Add", [dtRaw, dtBias])])); // [b, e]
     const uf = B.toF32(u);
     const dA = g.op("Exp", [g.op("Mul", [B.unsqueeze(dt, 2), B.A(p)])]); // [b, e, n]
     const dBu = g.op("Mul", [B.unsqueeze(g.op("Mul", [dt, uf]), 2), B.unsqueeze(B.toF32(Bm), 1)]); // [b, e, n]
@@ -284,8 +338,10 @@ export function buildDecode(cfg: MambaConfig, src: WeightSource, opt: GraphOptio
       g.const("int64", [2]),
     ]); // [b, e]
     const Dw = B.weight(`${p}.D`, [e], "float32");
-    let y = g.op("Mul", [g.op("Add", [yC, g.op("Mul", [uf, Dw])]), B.silu(B.toF32(z))]); // [b, e]
+    const ySsm = act(i, "y_ssm", g.op("Add", [yC, g.op("Mul", [uf, Dw])]), e); // [b, e]
+    let y = g.op("Mul", [ySsm, B.silu(B.toF32(z))]); // [b, e]
     if (B.ct !== "float32") y = B.cast(y, B.ct);
+    y = act(i, "y", y, e);
     hidden = B.addResidual(hidden, B.linear(y, `${p}.out_proj`, d, e, cfg.use_bias)); // [b, d]
   }
   g.output(B.head(hidden), "float32", ["batch", cfg.vocab_size], "logits");

@@ -90,16 +90,24 @@ export class Graph {
     return name;
   }
 
-  /** A small constant tensor (shared when the same values recur). */
-  const(dtype: DType, values: ArrayLike<number>, dims: number[] = [values.length]): string {
-    const key = `${dtype}:${dims}:${Array.from(values)}`;
+  /**
+   * A constant tensor, shared when the same values (or the same `name`) recur. Named constants
+   * keep their name, so that graphs can share them in one weights file.
+   */
+  const(
+    dtype: DType,
+    values: ArrayLike<number>,
+    dims: number[] = [values.length],
+    name?: string,
+  ): string {
+    const key = name ?? `${dtype}:${dims}:${Array.from(values)}`;
     const hit = this.consts.get(key);
     if (hit) return hit;
-    const name = this.fresh(`const_${dtype}`);
+    const id = name ?? this.fresh(`const_${dtype}`);
     const bytes = typedBytes(dtype, values);
-    this.init(name, dtype, dims, () => bytes);
-    this.consts.set(key, name);
-    return name;
+    this.init(id, dtype, dims, () => bytes);
+    this.consts.set(key, id);
+    return id;
   }
 
   /** A scalar constant. */
