@@ -184,8 +184,8 @@ function dims(cfg: MambaConfig) {
  *   dA = exp(dt * A); h = dA * h + (dt * u) B; y = h C.
  * `A` [e, n] is read from the enclosing graph.
  */
-function scanBody(A: string): Graph {
-  const s = new Graph("selective_scan_step");
+function scanBody(A: string, layer: number): Graph {
+  const s = new Graph("selective_scan_step", `scan${layer}_`);
   const h = s.input("h", "float32"); // [b, e, n]
   const dt = s.input("dt_t", "float32"); // [b, e]
   const dtu = s.input("dtu_t", "float32"); // [b, e]
@@ -258,7 +258,7 @@ export function buildPrefill(
       B.toF32(Bm),
       B.toF32(Cm),
     ], {
-      body: scanBody(B.A(p)),
+      body: scanBody(B.A(p), i),
       num_scan_inputs: 4,
       scan_input_axes: [1, 1, 1, 1],
       scan_output_axes: [1],

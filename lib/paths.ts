@@ -8,3 +8,8 @@ export const DATA_DIR: string = fileURLToPath(new URL("../data", import.meta.url
 export const EMBEDDED_MODEL: string = fileURLToPath(
   new URL("../data/models/embedded", import.meta.url),
 );
+
+/** The default calibration text: a WikiText-2 validation sample (see data/calibration/README.md). */
+export const DEFAULT_CALIBRATION: string = fileURLToPath(
+  new URL("../data/calibration/wikitext2_valid_sample.txt", import.meta.url),
+);

@@ -57,11 +57,15 @@ export class Graph {
   private counter = 0;
   private consts = new Map<string, string>();
 
-  constructor(readonly name: string) {}
+  /**
+   * `prefix` starts every fresh value name: subgraphs need their own, because ONNX forbids a
+   * subgraph to reuse a name of the graph around it.
+   */
+  constructor(readonly name: string, readonly prefix = "") {}
 
   /** A fresh value name with a readable stem. */
   fresh(stem: string): string {
-    return `${stem}_${this.counter++}`;
+    return `${this.prefix}${stem}_${this.counter++}`;
   }
 
   /** Declares a graph input. */

@@ -34,15 +34,16 @@ export class Moments {
       m3 += d2 * d;
       m4 += d2 * d2;
     }
-    this.combine(x.length, mean, m2, m3, m4);
+    this.addCentral(x.length, mean, m2, m3, m4);
   }
 
   /** Merges another accumulator. */
   merge(o: Moments): void {
-    if (o.n) this.combine(o.n, o.mean, o.M2, o.M3, o.M4);
+    if (o.n) this.addCentral(o.n, o.mean, o.M2, o.M3, o.M4);
   }
 
-  private combine(nb: number, meanB: number, M2b: number, M3b: number, M4b: number): void {
+  /** Adds a batch given by its size, mean and central power sums. */
+  addCentral(nb: number, meanB: number, M2b: number, M3b: number, M4b: number): void {
     const na = this.n;
     if (na === 0) {
       [this.n, this.mean, this.M2, this.M3, this.M4] = [nb, meanB, M2b, M3b, M4b];

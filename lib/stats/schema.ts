@@ -13,7 +13,8 @@
  *
  * `histograms.arrow`: one row per (layer, tensor, bin) with a nonzero count
  *   layer int32 | tensor utf8 | lo float64 | hi float64 | count float64
- *   bins of |x| on log-spaced edges, 4 per octave (edges 2^(k/4)); exact zeros get lo = hi = 0
+ *   bins of |x| on log-linear edges: each octave [2^e, 2^(e+1)) split in 4 equal bins (edges
+ *   2^e · {1, 1.25, 1.5, 1.75, 2}), so bins are log-spaced across octaves; exact zeros get lo = hi = 0
  *
  * Schema metadata on every table: model, method, samples, max_len, tokens, source, kit_version,
  * created (ISO time), percentile_ema_weight.

@@ -44,9 +44,17 @@ export class AbsSketch {
 
   /** Adds every value of `x` (NaN must have been rejected by the caller). */
   add(x: Float32Array): void {
+    this.addBuckets(x);
+    for (let i = 0; i < x.length; i++) {
+      const v = Math.abs(x[i]);
+      if (v > this.max) this.max = v;
+    }
+  }
+
+  /** Counts `x` into the buckets without tracking the maximum (the caller sets `max`). */
+  addBuckets(x: Float32Array): void {
     const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
     const counts = this.counts;
-    let max = this.max;
     for (let i = 0; i < bits.length; i++) {
       const a = bits[i] & 0x7fffffff;
       const b = (a >>> (23 - SUB_BITS)) - FIRST;
@@ -54,10 +62,7 @@ export class AbsSketch {
       else if (a === 0) this.zeros++;
       else if (b < 0) this.tiny++;
       else this.huge++;
-      const v = Math.abs(x[i]);
-      if (v > max) max = v;
     }
-    this.max = max;
     this.n += x.length;
   }
 
@@ -106,8 +111,9 @@ export class AbsSketch {
   }
 
   /**
-   * A histogram of |x| with `perOctave` log-spaced bins per octave (a divisor of 128): bins
-   * [lo, hi) with nonzero counts, ascending; exact zeros (and tiny values) as the bin [0, 0].
+   * A histogram of |x| on log-linear bins: each octave [2^e, 2^(e+1)) split into `perOctave`
+   * equal parts (a divisor of 128), so bins are log-spaced from octave to octave; bins [lo, hi)
+   * with nonzero counts, ascending; exact zeros (and tiny values) as the bin [0, 0].
    */
   histogram(perOctave = 4): { lo: number; hi: number; count: number }[] {
     const group = (1 << SUB_BITS) / perOctave;
@@ -121,8 +127,8 @@ export class AbsSketch {
       const octave = Math.floor((g * group) / 128) + MIN_EXP - 127;
       const k = g % perOctave;
       out.push({
-        lo: 2 ** (octave + k / perOctave),
-        hi: 2 ** (octave + (k + 1) / perOctave),
+        lo: 2 ** octave * (1 + k / perOctave),
+        hi: 2 ** octave * (1 + (k + 1) / perOctave),
         count: c,
       });
     }

@@ -1,0 +1,112 @@
+/**
+ * Observing a model's activations: a prefill graph with an extra output for every activation a
+ * quantization recipe touches (lib/stats/schema.ts), plus the out_proj input after the
+ * Hadamard rotation, run in chunks of the sequence so that memory stays bounded.
+ */
+import * as ort from "onnxruntime-node";
+import { join } from "node:path";
+import type { Checkpoint } from "./checkpoint.ts";
+import { graphCacheDir } from "./cache.ts";
+import type { MambaConfig } from "./config.ts";
+import { exists } from "./fsutil.ts";
+import { buildPrefill, type GraphOptions } from "./mamba_onnx.ts";
+import { hadamardOnnx } from "./onnx/hadamard_op.ts";
+import { writeModelFolder } from "./onnx/save.ts";
+import { createSession, type Ep } from "./runtime.ts";
+import type { TensorName } from "./stats/schema.ts";
+
+/** Called with each observed activation of a chunk: [rows, channels] row-major, float32. */
+export type Visit = (
+  layer: number,
+  tensor: TensorName,
+  data: Float32Array,
+  channels: number,
+) => void;
+
+/**
+ * Runs a checkpoint's observation graph.
+ *
+ * @example
+ * ```ts
+ * const obs = await ActivationObserver.open(await openCheckpoint("data/models/embedded"));
+ * await obs.observe(ids, (layer, tensor, data) => console.log(layer, tensor, data.length));
+ * ```
+ */
+export class ActivationObserver {
+  private constructor(
+    readonly config: MambaConfig,
+    private readonly session: ort.InferenceSession,
+  ) {}
+
+  /** Builds (or finds in the cache) the observation graph of a checkpoint and opens it. */
+  static async open(
+    ckpt: Checkpoint,
+    options: { ep?: Ep; cacheDir?: string; threads?: number } = {},
+  ): Promise<ActivationObserver> {
+    const opt: GraphOptions = { weights: "float32", compute: "float32" };
+    const dir = await graphCacheDir(ckpt, "observe-float32", options.cacheDir);
+    if (!(await exists(join(dir, "prefill.onnx")))) {
+      const e = ckpt.config.intermediate_size;
+      const g = buildPrefill(ckpt.config, ckpt.store, opt, {
+        act(g, layer, name, value, channels) {
+          g.output(value, "float32", ["batch", "seq", channels], `act.${layer}.${name}`);
+          if (name === "y") {
+            g.output(
+              hadamardOnnx(g, value, e, 3),
+              "float32",
+              ["batch", "seq", e],
+              `act.${layer}.y_had`,
+            );
+          }
+          return value;
+        },
+      });
+      await writeModelFolder(dir, { "prefill.onnx": g }, {
+        metadata: { source: ckpt.dir, purpose: "observe" },
+      });
+    }
+    const session = await createSession(join(dir, "prefill.onnx"), options.ep ?? "cpu", {
+      threads: options.threads,
+    });
+    return new ActivationObserver(ckpt.config, session);
+  }
+
+  /**
+   * Runs one sequence through the model `chunk` tokens at a time (carrying the states), and
+   * calls `visit` with every activation of every chunk.
+   */
+  async observe(ids: number[], visit: Visit, options: { chunk?: number } = {}): Promise<void> {
+    const c = this.config, L = c.num_hidden_layers;
+    const { intermediate_size: e, state_size: n, conv_kernel: k } = c;
+    const chunk = options.chunk ?? 512;
+    const feeds: Record<string, ort.Tensor> = {};
+    for (let i = 0; i < L; i++) {
+      feeds[`past_conv.${i}`] = new ort.Tensor("float32", new Float32Array(e * (k - 1)), [
+        1,
+        e,
+        k - 1,
+      ]);
+      feeds[`past_ssm.${i}`] = new ort.Tensor("float32", new Float32Array(e * n), [1, e, n]);
+    }
+    for (let start = 0; start < ids.length; start += chunk) {
+      const piece = ids.slice(start, start + chunk);
+      feeds.input_ids = new ort.Tensor("int64", BigInt64Array.from(piece, BigInt), [
+        1,
+        piece.length,
+      ]);
+      const out = await this.session.run(feeds);
+      for (const [name, t] of Object.entries(out)) {
+        const m = /^act\.(\d+)\.(.+)$/.exec(name);
+        if (m) visit(Number(m[1]), m[2] as TensorName, t.data as Float32Array, t.dims[2]);
+      }
+      for (let i = 0; i < L; i++) {
+        feeds[`past_conv.${i}`] = out[`present_conv.${i}`] as ort.Tensor;
+        feeds[`past_ssm.${i}`] = out[`present_ssm.${i}`] as ort.Tensor;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * Collecting activation statistics of a model over calibration samples, and the Arrow tables
+ * they are saved as (schema: lib/stats/schema.ts).
+ */
+import { tableFromArrays } from "apache-arrow";
+import { join } from "node:path";
+import { readArrowFile, type Table, tableMetadata, writeArrowFile } from "../arrow.ts";
+import type { CalibrationSet } from "../calibration.ts";
+import type { Checkpoint } from "../checkpoint.ts";
+import { KitError } from "../errors.ts";
+import { ActivationObserver } from "../observe.ts";
+import { Progress } from "../progress.ts";
+import type { Ep } from "../runtime.ts";
+import { KIT_VERSION } from "../version.ts";
+import { percentileName, PERCENTILES, type TensorName } from "./schema.ts";
+import { TensorStats } from "./tensor_stats.ts";
+
+export interface CollectOptions {
+  ep?: Ep;
+  /** Tokens per observation run (bounds memory); default 512. */
+  chunk?: number;
+  /** Percentiles tracked per sample with an EMA; default [99.999]. */
+  emaPercentiles?: number[];
+  /** Show a progress bar on stderr; default true. */
+  progress?: boolean;
+  cacheDir?: string;
+  threads?: number;
+}
+
+/** Statistics of every (layer, tensor), with what they were computed from. */
+export class ActivationStats {
+  readonly stats = new Map<string, { layer: number; tensor: TensorName; s: TensorStats }>();
+  constructor(readonly meta: Record<string, string>) {}
+
+  get(layer: number, tensor: TensorName): TensorStats | undefined {
+    return this.stats.get(`${layer}/${tensor}`)?.s;
+  }
+
+  /** The three tables of lib/stats/schema.ts. */
+  tables(): { scalars: Table; channels: Table; histograms: Table } {
+    const sc = {
+      layer: [] as number[],
+      tensor: [] as string[],
+      statistic: [] as string[],
+      value: [] as number[],
+    };
+    const ch = {
+      layer: [] as number[],
+      tensor: [] as string[],
+      channel: [] as number[],
+      absmax: [] as number[],
+    };
+    const hi = {
+      layer: [] as number[],
+      tensor: [] as string[],
+      lo: [] as number[],
+      hi: [] as number[],
+      count: [] as number[],
+    };
+    for (const { layer, tensor, s } of this.stats.values()) {
+      const put = (statistic: string, value: number) => {
+        sc.layer.push(layer);
+        sc.tensor.push(tensor);
+        sc.statistic.push(statistic);
+        sc.value.push(value);
+      };
+      put("absmax", s.absmax);
+      for (const p of PERCENTILES) put(percentileName(p), s.sketch.quantile(p / 100));
+      s.emaPercentiles.forEach((p, k) => put(`ema_${percentileName(p)}`, s.ema[k]));
+      put("mean", s.moments.mean);
+      put("std", s.moments.std);
+      put("kurtosis", s.moments.kurtosis);
+      put("count", s.count);
+      s.channelAbsmax.forEach((v, c) => {
+        ch.layer.push(layer);
+        ch.tensor.push(tensor);
+        ch.channel.push(c);
+        ch.absmax.push(v);
+      });
+      for (const b of s.sketch.histogram(4)) {
+        hi.layer.push(layer);
+        hi.tensor.push(tensor);
+        hi.lo.push(b.lo);
+        hi.hi.push(b.hi);
+        hi.count.push(b.count);
+      }
+    }
+    const i32 = (a: number[]) => Int32Array.from(a), f64 = (a: number[]) => Float64Array.from(a);
+    return {
+      scalars: tableFromArrays({
+        layer: i32(sc.layer),
+        tensor: sc.tensor,
+        statistic: sc.statistic,
+        value: f64(sc.value),
+      }),
+      channels: tableFromArrays({
+        layer: i32(ch.layer),
+        tensor: ch.tensor,
+        channel: i32(ch.channel),
+        absmax: f64(ch.absmax),
+      }),
+      histograms: tableFromArrays({
+        layer: i32(hi.layer),
+        tensor: hi.tensor,
+        lo: f64(hi.lo),
+        hi: f64(hi.hi),
+        count: f64(hi.count),
+      }),
+    };
+  }
+}
+
+/**
+ * Runs every calibration sample through the model's observation graph and accumulates the
+ * statistics of every activation. Memory does not grow with the number of samples.
+ *
+ * @example
+ * ```ts
+ * const ckpt = await openCheckpoint("data/models/embedded");
+ * const calib = await loadCalibration("data/calibration/wikitext2_valid_sample.txt", tokenizer);
+ * const stats = await collectStats(ckpt, calib);
+ * await writeStats("out/stats", stats);
+ * ```
+ */
+export async function collectStats(
+  ckpt: Checkpoint,
+  calib: CalibrationSet,
+  options: CollectOptions = {},
+): Promise<ActivationStats> {
+  const obs = await ActivationObserver.open(ckpt, options);
+  const tokens = calib.samples.reduce((a, s) => a + s.length, 0);
+  const result = new ActivationStats({
+    model: ckpt.dir,
+    method: "fp32",
+    samples: String(calib.samples.length),
+    max_len: String(Math.max(...calib.samples.map((s) => s.length))),
+    tokens: String(tokens),
+    source: calib.source,
+    kit_version: KIT_VERSION,
+    created: new Date().toISOString(),
+    percentile_ema_weight: "0.01",
+  });
+  const bar = options.progress === false
+    ? undefined
+    : new Progress("observing", calib.samples.length);
+  try {
+    for (const [k, ids] of calib.samples.entries()) {
+      await obs.observe(ids, (layer, tensor, data, channels) => {
+        const key = `${layer}/${tensor}`;
+        let entry = result.stats.get(key);
+        if (!entry) {
+          entry = {
+            layer,
+            tensor,
+            s: new TensorStats(channels, { emaPercentiles: options.emaPercentiles }),
+          };
+          result.stats.set(key, entry);
+        }
+        const bad = entry.s.add(data);
+        if (bad >= 0) {
+          throw new KitError(
+            `non-finite activation (${data[bad]}) in layer ${layer}, tensor '${tensor}', ` +
+              `calibration sample ${k} of ${calib.source} (token ${
+                Math.floor(bad / channels)
+              } of the chunk)`,
+          );
+        }
+      }, { chunk: options.chunk });
+      for (const e of result.stats.values()) e.s.endSample();
+      bar?.tick(1, `${ids.length} tokens`);
+    }
+  } finally {
+    await obs.close();
+  }
+  bar?.done(`${tokens} tokens`);
+  return result;
+}
+
+const FILES = {
+  scalars: "scalars.arrow",
+  channels: "channels.arrow",
+  histograms: "histograms.arrow",
+} as const;
+
+/** Writes the three tables into `dir` (each file atomically; the folder is created). */
+export async function writeStats(dir: string, stats: ActivationStats): Promise<void> {
+  const t = stats.tables();
+  for (const [k, file] of Object.entries(FILES)) {
+    await writeArrowFile(join(dir, file), t[k as keyof typeof FILES], stats.meta);
+  }
+}
+
+/** Reads the three tables back from `dir`, with their metadata. */
+export async function readStats(
+  dir: string,
+): Promise<{ scalars: Table; channels: Table; histograms: Table; meta: Record<string, string> }> {
+  const scalars = await readArrowFile(join(dir, FILES.scalars));
+  return {
+    scalars,
+    channels: await readArrowFile(join(dir, FILES.channels)),
+    histograms: await readArrowFile(join(dir, FILES.histograms)),
+    meta: tableMetadata(scalars),
+  };
+}
