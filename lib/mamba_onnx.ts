@@ -38,6 +38,7 @@ export type ActName =
   | "x"
   | "z"
   | "u"
+  | "x_proj.input"
   | "dt_low"
   | "B"
   | "C"
@@ -50,8 +51,14 @@ export interface GraphHooks {
   /**
    * Called with each activation of layer `layer` (a value of the graph, last axis `channels`);
    * returns the value the rest of the graph uses (the same one to only observe it).
+   * `x_proj.input` is the SSM input `u` on its way to x_proj (the raw u, before the `u` hook),
+   * so that the projection can get a Q/DQ pair of its own.
    */
   act?(g: Graph, layer: number, name: ActName, value: string, channels: number): string;
+  /** Replaces a checkpoint parameter (same layout and float type); undefined keeps it. */
+  param?(g: Graph, name: string, dims: number[]): string | undefined;
+  /** Replaces a projection's weight as MatMul's B input, [in, out]; undefined keeps it. */
+  matmulWeight?(g: Graph, prefix: string, out: number, inp: number): string | undefined;
 }
 
 /** Shared machinery of both graphs: weights, casts, linear layers, norms. */
@@ -63,6 +70,7 @@ class Builder {
     readonly cfg: MambaConfig,
     readonly src: WeightSource,
     readonly opt: GraphOptions,
+    readonly hooks: GraphHooks = {},
   ) {
     this.g = new Graph(name);
   }
@@ -95,6 +103,12 @@ class Builder {
 
   /** A checkpoint tensor in type `to` (a Cast that onnxruntime folds at load). */
   weight(name: string, dims: number[], to: DType = this.ct): string {
+    const hooked = this.memo(`hook:${name}`, () => this.hooks.param?.(this.g, name, dims) ?? "");
+    if (hooked) {
+      return to === "float32"
+        ? hooked
+        : this.memo(`hookcast:${name}:${to}`, () => this.cast(hooked, to));
+    }
     const r = this.raw(name, dims);
     if (this.opt.weights === to) return r;
     return this.memo(`cast:${name}:${to}`, () => this.cast(r, to));
@@ -108,7 +122,9 @@ class Builder {
   linear(x: string, prefix: string, out: number, inp: number, bias: boolean): string {
     const wt = this.memo(
       `T:${prefix}`,
-      () => this.g.op("Transpose", [this.weight(`${prefix}.weight`, [out, inp])], { perm: [1, 0] }),
+      () =>
+        this.hooks.matmulWeight?.(this.g, prefix, out, inp) ??
+          this.g.op("Transpose", [this.weight(`${prefix}.weight`, [out, inp])], { perm: [1, 0] }),
     );
     const y = this.g.op("MatMul", [x, wt]);
     return bias ? this.g.op("Add", [y, this.weight(`${prefix}.bias`, [out])]) : y;
@@ -208,10 +224,11 @@ export function buildPrefill(
   opt: GraphOptions,
   hooks: GraphHooks = {},
 ): Graph {
-  const B = new Builder("mamba_prefill", cfg, src, opt);
+  const B = new Builder("mamba_prefill", cfg, src, opt, hooks);
   const g = B.g;
-  const act = (i: number, name: ActName, v: string, c: number) =>
-    hooks.act?.(g, i, name, v, c) ?? v;
+  // `dflt`: the value to use when there is no hook (x_proj.input defaults to the hooked u)
+  const act = (i: number, name: ActName, v: string, c: number, dflt = v) =>
+    hooks.act ? hooks.act(g, i, name, v, c) : dflt;
   const { d, e, n, r, k } = dims(cfg);
   const ids = g.input("input_ids", "int64", ["batch", "seq"]);
   let hidden = B.embed(ids); // [b, l, d]
@@ -239,8 +256,9 @@ export function buildPrefill(
     const convIn = [xpad, B.weight(`${p}.conv1d.weight`, [e, 1, k])];
     if (cfg.use_conv_bias) convIn.push(B.weight(`${p}.conv1d.bias`, [e]));
     const conv = g.op("Conv", convIn, { group: e, kernel_shape: [k] }); // [b, e, l]
-    const u = act(i, "u", g.op("Transpose", [B.silu(conv)], { perm: [0, 2, 1] }), e); // [b, l, e]
-    const xdbl = B.linear(u, `${p}.x_proj`, r + 2 * n, e, false); // [b, l, r+2n]
+    const uRaw = g.op("Transpose", [B.silu(conv)], { perm: [0, 2, 1] }); // [b, l, e]
+    const u = act(i, "u", uRaw, e);
+    const xdbl = B.linear(act(i, "x_proj.input", uRaw, e, u), `${p}.x_proj`, r + 2 * n, e, false); // [b, l, r+2n]
     let [dtLow, Bm, Cm] = g.opN("Split", [xdbl, g.const("int64", [r, n, n])], { axis: 2 }, {
       outputs: 3,
     });
@@ -282,10 +300,11 @@ export function buildDecode(
   opt: GraphOptions,
   hooks: GraphHooks = {},
 ): Graph {
-  const B = new Builder("mamba_decode", cfg, src, opt);
+  const B = new Builder("mamba_decode", cfg, src, opt, hooks);
   const g = B.g;
-  const act = (i: number, name: ActName, v: string, c: number) =>
-    hooks.act?.(g, i, name, v, c) ?? v;
+  // `dflt`: the value to use when there is no hook (x_proj.input defaults to the hooked u)
+  const act = (i: number, name: ActName, v: string, c: number, dflt = v) =>
+    hooks.act ? hooks.act(g, i, name, v, c) : dflt;
   const { d, e, n, r, k } = dims(cfg);
   const ids = g.input("input_ids", "int64", ["batch"]);
   let hidden = B.embed(ids); // [b, d]
@@ -317,8 +336,9 @@ export function buildDecode(
       keepdims: 0,
     }); // [b, e]
     if (cfg.use_conv_bias) conv = g.op("Add", [conv, B.weight(`${p}.conv1d.bias`, [e])]);
-    const u = act(i, "u", B.silu(conv), e); // [b, e]
-    const xdbl = B.linear(u, `${p}.x_proj`, r + 2 * n, e, false); // [b, r+2n]
+    const uRaw = B.silu(conv); // [b, e]
+    const u = act(i, "u", uRaw, e);
+    const xdbl = B.linear(act(i, "x_proj.input", uRaw, e, u), `${p}.x_proj`, r + 2 * n, e, false); // [b, r+2n]
     let [dtLow, Bm, Cm] = g.opN("Split", [xdbl, g.const("int64", [r, n, n])], { axis: 1 }, {
       outputs: 3,
     });

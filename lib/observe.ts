@@ -49,6 +49,7 @@ export class ActivationObserver {
       const e = ckpt.config.intermediate_size;
       const g = buildPrefill(ckpt.config, ckpt.store, opt, {
         act(g, layer, name, value, channels) {
+          if (name === "x_proj.input") return value; // the same values as u
           g.output(value, "float32", ["batch", "seq", channels], `act.${layer}.${name}`);
           if (name === "y") {
             g.output(
