@@ -20,3 +20,6 @@ export type { Tokenizer } from "./lib/tokenizer.ts";
 export { KitError } from "./lib/errors.ts";
 export { openCheckpoint } from "./lib/checkpoint.ts";
 export { ReferenceMamba } from "./lib/reference.ts";
+export { quantize } from "./lib/quant/quantize.ts";
+export type { QuantizedModel, QuantizeOptions } from "./lib/quant/quantize.ts";
+export { METHOD_NAMES, METHODS } from "./lib/quant/methods.ts";

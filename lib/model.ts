@@ -262,8 +262,8 @@ export async function modelFromCheckpoint(
 }
 
 /**
- * Loads a Hugging Face Mamba checkpoint folder (config.json, model.safetensors, tokenizer.json)
- * and returns a model that runs in onnxruntime.
+ * Loads a Hugging Face Mamba checkpoint folder (config.json, model.safetensors, tokenizer.json),
+ * or a quantized model folder saved by `quantize`, and returns a model that runs in onnxruntime.
  *
  * @example
  * ```ts
@@ -275,6 +275,14 @@ export async function modelFromCheckpoint(
  * ```
  */
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
+  // a quantized folder saved by `quantize` (imported lazily: lib/quant builds on this module)
+  const quant = await import("./quant/quantize.ts");
+  if (await quant.isQuantizedFolder(dir)) {
+    if (options.dtype && options.dtype !== "fp32") {
+      throw new KitError(`${dir}: a quantized model has no '${options.dtype}' variant`);
+    }
+    return await quant.loadQuantized(dir, { ep: options.ep, threads: options.threads });
+  }
   return await modelFromCheckpoint(await openCheckpoint(dir), options);
 }
 

@@ -9,7 +9,7 @@ import type { Checkpoint } from "./checkpoint.ts";
 import { graphCacheDir } from "./cache.ts";
 import type { MambaConfig } from "./config.ts";
 import { exists } from "./fsutil.ts";
-import { buildPrefill, type GraphOptions } from "./mamba_onnx.ts";
+import { buildPrefill, type GraphOptions, type WeightSource } from "./mamba_onnx.ts";
 import { hadamardOnnx } from "./onnx/hadamard_op.ts";
 import { writeModelFolder } from "./onnx/save.ts";
 import { createSession, type Ep } from "./runtime.ts";
@@ -43,11 +43,24 @@ export class ActivationObserver {
     ckpt: Checkpoint,
     options: { ep?: Ep; cacheDir?: string; threads?: number } = {},
   ): Promise<ActivationObserver> {
-    const opt: GraphOptions = { weights: "float32", compute: "float32" };
     const dir = await graphCacheDir(ckpt, "observe-float32", options.cacheDir);
+    return await ActivationObserver.openFor(ckpt.config, ckpt.store, dir, {
+      ...options,
+      source: ckpt.dir,
+    });
+  }
+
+  /** The observation graph of any weights (e.g. transformed ones), built into `dir` if missing. */
+  static async openFor(
+    config: MambaConfig,
+    src: WeightSource,
+    dir: string,
+    options: { ep?: Ep; threads?: number; source?: string } = {},
+  ): Promise<ActivationObserver> {
     if (!(await exists(join(dir, "prefill.onnx")))) {
-      const e = ckpt.config.intermediate_size;
-      const g = buildPrefill(ckpt.config, ckpt.store, opt, {
+      const e = config.intermediate_size;
+      const opt: GraphOptions = { weights: "float32", compute: "float32" };
+      const g = buildPrefill(config, src, opt, {
         act(g, layer, name, value, channels) {
           if (name === "x_proj.input") return value; // the same values as u
           g.output(value, "float32", ["batch", "seq", channels], `act.${layer}.${name}`);
@@ -63,13 +76,13 @@ export class ActivationObserver {
         },
       });
       await writeModelFolder(dir, { "prefill.onnx": g }, {
-        metadata: { source: ckpt.dir, purpose: "observe" },
+        metadata: { source: options.source ?? "", purpose: "observe" },
       });
     }
     const session = await createSession(join(dir, "prefill.onnx"), options.ep ?? "cpu", {
       threads: options.threads,
     });
-    return new ActivationObserver(ckpt.config, session);
+    return new ActivationObserver(config, session);
   }
 
   /**

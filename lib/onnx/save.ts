@@ -7,8 +7,11 @@ import { type Graph, onnx } from "./builder.ts";
 
 /** ONNX IR version written (onnxruntime accepts <= 13). */
 export const IR_VERSION = 10;
-/** Default-domain opset the kit's graphs use. */
-export const OPSET = 21;
+/**
+ * Default-domain opset the kit's graphs use. (With 21, onnxruntime 1.30's transpose optimizer
+ * builds QuantizeLinear nodes whose output_dtype disagrees with their int8 zero point.)
+ */
+export const OPSET = 19;
 
 export interface WriteOptions {
   /** Name of the shared weights file. Default `weights.bin`. */

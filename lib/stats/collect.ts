@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { readArrowFile, type Table, tableMetadata, writeArrowFile } from "../arrow.ts";
 import type { CalibrationSet } from "../calibration.ts";
 import type { Checkpoint } from "../checkpoint.ts";
+import type { MambaConfig } from "../config.ts";
+import type { WeightSource } from "../mamba_onnx.ts";
 import { KitError } from "../errors.ts";
 import { ActivationObserver } from "../observe.ts";
 import { Progress } from "../progress.ts";
@@ -14,6 +16,16 @@ import type { Ep } from "../runtime.ts";
 import { KIT_VERSION } from "../version.ts";
 import { percentileName, PERCENTILES, type TensorName } from "./schema.ts";
 import { TensorStats } from "./tensor_stats.ts";
+
+/** Weights to observe that are not a checkpoint folder (e.g. a method's transformed weights). */
+export interface ObserveTarget {
+  config: MambaConfig;
+  src: WeightSource;
+  /** Where to build the observation graph. */
+  graphDir: string;
+  /** How to name the model in the tables' metadata. */
+  name: string;
+}
 
 export interface CollectOptions {
   ep?: Ep;
@@ -123,15 +135,20 @@ export class ActivationStats {
  * ```
  */
 export async function collectStats(
-  ckpt: Checkpoint,
+  target: Checkpoint | ObserveTarget,
   calib: CalibrationSet,
   options: CollectOptions = {},
 ): Promise<ActivationStats> {
-  const obs = await ActivationObserver.open(ckpt, options);
+  const obs = "store" in target
+    ? await ActivationObserver.open(target, options)
+    : await ActivationObserver.openFor(target.config, target.src, target.graphDir, {
+      ...options,
+      source: target.name,
+    });
   const tokens = calib.samples.reduce((a, s) => a + s.length, 0);
   const result = new ActivationStats({
-    model: ckpt.dir,
-    method: "fp32",
+    model: "store" in target ? target.dir : target.name,
+    method: "store" in target ? "fp32" : "transformed fp32",
     samples: String(calib.samples.length),
     max_len: String(Math.max(...calib.samples.map((s) => s.length))),
     tokens: String(tokens),

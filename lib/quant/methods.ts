@@ -1,0 +1,73 @@
+/**
+ * The quantization methods the kit builds: Quamba, its ablations and baselines.
+ */
+import { KitError } from "../errors.ts";
+
+/** What a method does. */
+export interface MethodSpec {
+  /** The SSM input u's scale from a percentile of |u| (per sample, EMA) instead of its max. */
+  clipU: boolean;
+  /** Rotate the out_proj input by an orthonormal Hadamard (out_proj weight W·Hᵀ offline). */
+  hadamardY: boolean;
+  /** SmoothQuant-SSM: per-channel smoothing (α = 0.5) at the four projections' inputs. */
+  smooth: boolean;
+  /** QuaRot: rotate the residual stream by a Hadamard over d_model. */
+  rotateResidual: boolean;
+  /** Per-token scales computed at run time instead of static ones. */
+  dynamic: boolean;
+  description: string;
+}
+
+const m = (spec: Partial<MethodSpec> & { description: string }): MethodSpec => ({
+  clipU: false,
+  hadamardY: false,
+  smooth: false,
+  rotateResidual: false,
+  dynamic: false,
+  ...spec,
+});
+
+/** Every int8 method, by name. (fp32 and fp16 are precisions of `loadModel`.) */
+export const METHODS: Record<string, MethodSpec> = {
+  "w8a8": m({ description: "naive static W8A8: max-based per-tensor scales everywhere" }),
+  "quamba": m({
+    clipU: true,
+    hadamardY: true,
+    description:
+      "Quamba: percentile clipping of the SSM input, Hadamard smoothing of the SSM output",
+  }),
+  "quamba-clip": m({
+    clipU: true,
+    description: "Quamba's percentile clipping of the SSM input alone",
+  }),
+  "quamba-hadamard": m({
+    hadamardY: true,
+    description: "Quamba's Hadamard rotation of the SSM output alone",
+  }),
+  "smoothquant": m({
+    smooth: true,
+    description: "SmoothQuant-SSM (α = 0.5) at the projections' inputs, then static W8A8",
+  }),
+  "quarot": m({
+    rotateResidual: true,
+    hadamardY: true,
+    description:
+      "QuaRot-style Hadamard rotation of the residual stream and of the out_proj input, then static W8A8",
+  }),
+  "dynamic": m({
+    dynamic: true,
+    description: "per-token dynamic activation scales (an upper reference), int8 weights",
+  }),
+};
+
+/** Names of the methods, floating point first. */
+export const METHOD_NAMES: string[] = ["fp32", "fp16", ...Object.keys(METHODS)];
+
+/** The spec of an int8 method, or a clear error. */
+export function methodSpec(name: string): MethodSpec {
+  const spec = METHODS[name];
+  if (!spec) {
+    throw new KitError(`unknown method '${name}' (known: ${METHOD_NAMES.join(", ")})`);
+  }
+  return spec;
+}

@@ -1,0 +1,270 @@
+/**
+ * `quantize`: calibrate, transform, and build a method's int8 graphs into a folder that loads
+ * back without recalibrating (and that any onnxruntime can run).
+ *
+ * Folder: prefill.onnx, decode.onnx, weights.bin (shared external data), manifest.json (method,
+ * percentile, calibration, source model, kit version, config), scales.json and scales.arrow
+ * (every activation and weight scale), config.json and the tokenizer files.
+ */
+import { tableFromArrays } from "apache-arrow";
+import { basename, join, resolve } from "node:path";
+import { writeArrowFile } from "../arrow.ts";
+import { cacheRoot, sha256 } from "../cache.ts";
+import { type CalibrationSet, loadCalibration } from "../calibration.ts";
+import { type Checkpoint, openCheckpoint } from "../checkpoint.ts";
+import { KitError } from "../errors.ts";
+import { exists } from "../fsutil.ts";
+import { buildDecode, buildPrefill } from "../mamba_onnx.ts";
+import { type Model, modelFromCheckpoint, OnnxModel } from "../model.ts";
+import { writeModelFolder } from "../onnx/save.ts";
+import { DEFAULT_CALIBRATION } from "../paths.ts";
+import type { Ep } from "../runtime.ts";
+import { type ActivationStats, collectStats } from "../stats/collect.ts";
+import { loadTokenizer, missingTokenizer } from "../tokenizer.ts";
+import { KIT_VERSION } from "../version.ts";
+import { methodSpec } from "./methods.ts";
+import { ACT_POINTS, planScales, type QuantPlan } from "./plan.ts";
+import { qdqHooks, WeightScales } from "./qdq.ts";
+import { transformWeights } from "./transform.ts";
+
+export interface QuantizeOptions {
+  /** `quamba`, `w8a8`, `quamba-clip`, `quamba-hadamard`, `smoothquant`, `quarot`, `dynamic`
+   * (or `fp32` / `fp16`, which just load the model). */
+  method: string;
+  /** Calibration text file, or samples already tokenized; default: the shipped WikiText-2 sample. */
+  calibration?: string | CalibrationSet;
+  /** Calibration samples and tokens per sample (defaults 512 and 512, as in the paper). */
+  samples?: number;
+  maxLen?: number;
+  /** Percentile of |u| for the SSM input's scale (methods with clipping); default 99.999. */
+  percentile?: number;
+  /** Where to save the quantized model; default a folder in the kit's cache. */
+  out?: string;
+  ep?: Ep;
+  threads?: number;
+  /** Show progress on stderr; default true. */
+  progress?: boolean;
+  cacheDir?: string;
+  /** Statistics of the original model already collected on the same calibration (reused). */
+  stats?: ActivationStats;
+}
+
+/** A quantized model: a `Model`, and the folder it was saved to. */
+export interface QuantizedModel extends Model {
+  readonly dir: string;
+  readonly plan: QuantPlan;
+}
+
+/**
+ * Quantizes a Mamba checkpoint with a method and returns it as a `Model` (the same interface as
+ * `loadModel`'s). The result is saved as a folder (`options.out`, or the cache).
+ *
+ * @example
+ * ```ts
+ * import { loadModel, quantize } from "./mod.ts";
+ * const fp = await loadModel("data/models/embedded");
+ * const q = await quantize(fp, { method: "quamba", samples: 64 });
+ * console.log(q.tokenizer.decode(await q.generate(q.tokenizer.encode("The"), { maxNewTokens: 8 })));
+ * ```
+ */
+export async function quantize(model: Model | string, options: QuantizeOptions): Promise<Model> {
+  const dir = typeof model === "string" ? model : model.source;
+  if (options.method === "fp32" || options.method === "fp16") {
+    return await modelFromCheckpoint(await openCheckpoint(dir), {
+      ep: options.ep,
+      dtype: options.method,
+      cacheDir: options.cacheDir,
+    });
+  }
+  const spec = methodSpec(options.method);
+  const ckpt = await openCheckpoint(dir);
+  const tokenizer = await loadTokenizer(ckpt.dir);
+  const calib = typeof options.calibration === "object"
+    ? options.calibration
+    : await loadCalibration(options.calibration ?? DEFAULT_CALIBRATION, tokenizer, {
+      samples: options.samples,
+      maxLen: options.maxLen,
+    });
+  const percentile = options.percentile ?? 99.999;
+  const key = (await sha256(JSON.stringify([
+    KIT_VERSION,
+    resolve(ckpt.dir),
+    options.method,
+    percentile,
+    calib.source,
+    calib.samples,
+  ]))).slice(0, 16);
+  const out = options.out ??
+    join(
+      options.cacheDir ?? cacheRoot(),
+      `${basename(resolve(ckpt.dir))}-${options.method}-${key}`,
+    );
+  if (!options.out && await exists(join(out, "manifest.json"))) {
+    return await loadQuantized(out, { ep: options.ep, threads: options.threads });
+  }
+  await buildQuantized(ckpt, calib, out, { ...options, percentile });
+  return await loadQuantized(out, { ep: options.ep, threads: options.threads });
+}
+
+/** Calibrates, transforms and writes a method's folder. */
+async function buildQuantized(
+  ckpt: Checkpoint,
+  calib: CalibrationSet,
+  out: string,
+  options: QuantizeOptions & { percentile: number },
+): Promise<void> {
+  const spec = methodSpec(options.method);
+  const collect = {
+    ep: options.ep,
+    threads: options.threads,
+    progress: options.progress,
+    cacheDir: options.cacheDir,
+  };
+  const emaPercentiles = [...new Set([99.999, options.percentile])];
+  const stats0 = options.stats ?? await collectStats(ckpt, calib, { ...collect, emaPercentiles });
+  const t = await transformWeights(ckpt.config, ckpt.store, spec, stats0);
+  let stats = stats0;
+  if (spec.rotateResidual) {
+    // the rotated model's activations differ at the in_proj input: observe it
+    const graphDir = await Deno.makeTempDir({ prefix: "quamba-observe-" });
+    try {
+      stats = await collectStats(
+        {
+          config: t.config,
+          src: t.src,
+          graphDir: join(graphDir, "g"),
+          name: `${ckpt.dir} (${options.method})`,
+        },
+        calib,
+        { ...collect, emaPercentiles },
+      );
+    } finally {
+      await Deno.remove(graphDir, { recursive: true });
+    }
+  }
+  const plan = planScales(stats, spec, options.method, {
+    percentile: options.percentile,
+    smoothing: t.smoothing,
+  });
+  const scales = new WeightScales(t.src);
+  const hooks = qdqHooks(t.config, t.src, plan, t.smoothing, scales);
+  const opt = { weights: "float32", compute: "float32" } as const;
+  const prefill = buildPrefill(t.config, t.src, opt, hooks);
+  const decode = buildDecode(t.config, t.src, opt, hooks);
+  const weightNames = [...prefill.initializers.keys()].filter((n) => n.endsWith(".int8")).map((n) =>
+    n.slice(0, -5)
+  );
+  const weightScales: Record<string, number> = {};
+  for (const n of weightNames) weightScales[n] = await scales.get(n);
+  const manifest = {
+    format: "quamba-kit quantized model",
+    kit_version: KIT_VERSION,
+    method: options.method,
+    description: spec.description,
+    percentile: spec.clipU ? options.percentile : null,
+    calibration: {
+      source: calib.source,
+      samples: calib.samples.length,
+      max_len: Math.max(...calib.samples.map((s) => s.length)),
+      tokens: calib.samples.reduce((a, s) => a + s.length, 0),
+    },
+    source_model: resolve(ckpt.dir),
+    created: new Date().toISOString(),
+    config: t.config,
+  };
+  const files: Record<string, string> = {
+    "manifest.json": JSON.stringify(manifest, null, 2),
+    "scales.json": JSON.stringify({ activations: plan.layers, weights: weightScales }, null, 2),
+    "config.json": JSON.stringify({ ...t.config, quantization: options.method }, null, 2),
+  };
+  for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
+    if (await exists(join(ckpt.dir, f))) files[f] = await Deno.readTextFile(join(ckpt.dir, f));
+  }
+  await writeModelFolder(out, { "prefill.onnx": prefill, "decode.onnx": decode }, {
+    metadata: { method: options.method, kit_version: KIT_VERSION },
+    files,
+  });
+  await writeArrowFile(join(out, "scales.arrow"), scalesTable(plan, weightScales), {
+    method: options.method,
+    kit_version: KIT_VERSION,
+  });
+}
+
+function scalesTable(plan: QuantPlan, weights: Record<string, number>) {
+  const rows = {
+    layer: [] as number[],
+    kind: [] as string[],
+    name: [] as string[],
+    amax: [] as number[],
+    scale: [] as number[],
+  };
+  plan.layers.forEach((l, i) => {
+    for (const p of ACT_POINTS) {
+      rows.layer.push(i);
+      rows.kind.push("activation");
+      rows.name.push(p);
+      rows.amax.push(l.amax[p]);
+      rows.scale.push(l.scale[p]);
+    }
+  });
+  for (const [name, s] of Object.entries(weights)) {
+    rows.layer.push(Number(/layers\.(\d+)\./.exec(name)?.[1] ?? -1));
+    rows.kind.push("weight");
+    rows.name.push(name);
+    rows.amax.push(s * 127);
+    rows.scale.push(s);
+  }
+  return tableFromArrays({
+    layer: Int32Array.from(rows.layer),
+    kind: rows.kind,
+    name: rows.name,
+    amax: Float64Array.from(rows.amax),
+    scale: Float64Array.from(rows.scale),
+  });
+}
+
+/** Whether `dir` holds a quantized model saved by the kit. */
+export async function isQuantizedFolder(dir: string): Promise<boolean> {
+  return await exists(join(dir, "manifest.json"));
+}
+
+/**
+ * Opens a quantized model folder written by `quantize` (no recalibration).
+ *
+ * @example
+ * ```ts
+ * const q = await loadQuantized("out/embedded-quamba");
+ * ```
+ */
+export async function loadQuantized(
+  dir: string,
+  options: { ep?: Ep; threads?: number } = {},
+): Promise<QuantizedModel> {
+  let manifest;
+  try {
+    manifest = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
+  } catch (e) {
+    throw new KitError(
+      `${join(dir, "manifest.json")}: cannot read the quantized model's manifest: ${
+        (e as Error).message
+      }`,
+    );
+  }
+  const scales = JSON.parse(await Deno.readTextFile(join(dir, "scales.json")));
+  const tokenizer = await exists(join(dir, "tokenizer.json"))
+    ? await loadTokenizer(dir)
+    : missingTokenizer(dir);
+  const model = await OnnxModel.open(
+    dir,
+    { config: manifest.config, tokenizer, source: manifest.source_model, method: manifest.method },
+    options.ep ?? "cpu",
+    options.threads,
+  );
+  const plan: QuantPlan = {
+    method: manifest.method,
+    percentile: manifest.percentile,
+    spec: methodSpec(manifest.method),
+    layers: scales.activations,
+  };
+  return Object.assign(model, { dir, plan });
+}
