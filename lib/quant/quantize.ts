@@ -76,7 +76,7 @@ export async function quantize(model: Model | string, options: QuantizeOptions):
       cacheDir: options.cacheDir,
     });
   }
-  const spec = methodSpec(options.method);
+  methodSpec(options.method); // an unknown method fails before any work
   const ckpt = await openCheckpoint(dir);
   const tokenizer = await loadTokenizer(ckpt.dir);
   const calib = typeof options.calibration === "object"

@@ -41,7 +41,10 @@ export interface CollectOptions {
 
 /** Statistics of every (layer, tensor), with what they were computed from. */
 export class ActivationStats {
-  readonly stats = new Map<string, { layer: number; tensor: TensorName; s: TensorStats }>();
+  readonly stats: Map<string, { layer: number; tensor: TensorName; s: TensorStats }> = new Map<
+    string,
+    { layer: number; tensor: TensorName; s: TensorStats }
+  >();
   constructor(readonly meta: Record<string, string>) {}
 
   get(layer: number, tensor: TensorName): TensorStats | undefined {

@@ -35,7 +35,7 @@ function bucketValue(b: number): number {
  * ```
  */
 export class AbsSketch {
-  readonly counts = new Float64Array(BUCKETS);
+  readonly counts: Float64Array = new Float64Array(BUCKETS);
   zeros = 0;
   tiny = 0;
   huge = 0;

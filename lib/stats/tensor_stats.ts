@@ -26,8 +26,8 @@ export interface TensorStatsOptions {
  */
 export class TensorStats {
   readonly channelAbsmax: Float32Array;
-  readonly moments = new Moments();
-  readonly sketch = new AbsSketch();
+  readonly moments: Moments = new Moments();
+  readonly sketch: AbsSketch = new AbsSketch();
   private readonly sample = new AbsSketch();
   readonly emaPercentiles: number[];
   readonly emaWeight: number;
