@@ -8,6 +8,7 @@
  */
 import type { Checkpoint } from "./checkpoint.ts";
 import type { MambaConfig } from "./config.ts";
+import type { ActName } from "./mamba_onnx.ts";
 
 /** Recurrent state of every layer. */
 export interface ReferenceState {
@@ -15,6 +16,11 @@ export interface ReferenceState {
   conv: Float64Array[];
   /** Per layer, the SSM state h, [e, n] row-major. */
   ssm: Float64Array[];
+}
+
+/** Hooks of the reference, one token at a time: activations are vectors of one position. */
+export interface ReferenceHooks {
+  act?(layer: number, name: ActName, v: Float64Array): Float64Array;
 }
 
 /** Row-major `y[o] = sum_i W[o, i] x[i] (+ b[o])` with W [out, in]. */
@@ -43,7 +49,15 @@ const softplus = (x: number) => (x > 20 ? x : Math.log1p(Math.exp(x)));
  * ```
  */
 export class ReferenceMamba {
-  constructor(readonly config: MambaConfig, readonly w: Map<string, Float32Array>) {}
+  /**
+   * `hooks.act` sees each activation a recipe touches (the names of lib/mamba_onnx.ts, with
+   * `x_proj.input` the raw SSM input on its way to x_proj) and returns the value to use.
+   */
+  constructor(
+    readonly config: MambaConfig,
+    readonly w: Map<string, Float32Array>,
+    readonly hooks: ReferenceHooks = {},
+  ) {}
 
   /** Reads every tensor of a checkpoint as float32. */
   static async fromCheckpoint(ckpt: Checkpoint): Promise<ReferenceMamba> {
@@ -99,37 +113,47 @@ export class ReferenceMamba {
   }
 
   /** The Mamba block (selective SSM) for one token: x [d] -> [d]. */
-  private mixer(layer: number, x: Float64Array, state: ReferenceState): Float64Array {
+  private mixer(layer: number, xIn: Float64Array, state: ReferenceState): Float64Array {
     const c = this.config;
     const { intermediate_size: e, state_size: n, conv_kernel: k, time_step_rank: r } = c;
     const W = (s: string) => this.w.get(`backbone.layers.${layer}.mixer.${s}`)!;
+    const act = (name: ActName, v: Float64Array) => this.hooks.act?.(layer, name, v) ?? v;
+    const x = act("in_proj.input", xIn);
     const xz = linear(W("in_proj.weight"), x, 2 * e, c.use_bias ? W("in_proj.bias") : undefined); // [2e]
+    const xs = act("x", xz.slice(0, e)), z = act("z", xz.slice(e)); // [e] each
     const conv = state.conv[layer]; // [e, k-1]
     const convW = W("conv1d.weight"); // [e, 1, k]
     const convB = c.use_conv_bias ? W("conv1d.bias") : undefined;
-    const u = new Float64Array(e); // conv1d + SiLU output, the SSM input
+    const uRaw = new Float64Array(e); // conv1d + SiLU output, the SSM input
     for (let ch = 0; ch < e; ch++) {
       let s = convB ? convB[ch] : 0;
       for (let j = 0; j < k - 1; j++) s += convW[ch * k + j] * conv[ch * (k - 1) + j];
-      s += convW[ch * k + k - 1] * xz[ch];
+      s += convW[ch * k + k - 1] * xs[ch];
       for (let j = 0; j < k - 2; j++) conv[ch * (k - 1) + j] = conv[ch * (k - 1) + j + 1];
-      if (k > 1) conv[ch * (k - 1) + k - 2] = xz[ch];
-      u[ch] = silu(s);
+      if (k > 1) conv[ch * (k - 1) + k - 2] = xs[ch];
+      uRaw[ch] = silu(s);
     }
-    const xdbl = linear(W("x_proj.weight"), u, r + 2 * n); // [r + 2n] = dt_low | B | C
-    const dt = linear(W("dt_proj.weight"), xdbl.subarray(0, r), e, W("dt_proj.bias")).map(softplus); // [e]
+    const u = act("u", uRaw);
+    const xpIn = this.hooks.act ? act("x_proj.input", uRaw) : u;
+    const xdbl = linear(W("x_proj.weight"), xpIn, r + 2 * n); // [r + 2n] = dt_low | B | C
+    const dtLow = act("dt_low", xdbl.slice(0, r));
+    const B = act("B", xdbl.slice(r, r + n)), C = act("C", xdbl.slice(r + n));
+    const dtRaw = act("dt", linear(W("dt_proj.weight"), dtLow, e)); // [e], before the bias
+    const bias = W("dt_proj.bias");
+    const dt = dtRaw.map((v, ch) => softplus(v + bias[ch])); // [e]
     const Alog = W("A_log"), D = W("D"), h = state.ssm[layer];
-    const y = new Float64Array(e);
+    const ySsm = new Float64Array(e);
     for (let ch = 0; ch < e; ch++) {
       let acc = 0;
       for (let s = 0; s < n; s++) {
         const dA = Math.exp(-Math.exp(Alog[ch * n + s]) * dt[ch]);
-        const hv = dA * h[ch * n + s] + dt[ch] * xdbl[r + s] * u[ch];
+        const hv = dA * h[ch * n + s] + dt[ch] * B[s] * u[ch];
         h[ch * n + s] = hv;
-        acc += hv * xdbl[r + n + s];
+        acc += hv * C[s];
       }
-      y[ch] = (acc + u[ch] * D[ch]) * silu(xz[e + ch]);
+      ySsm[ch] = acc + u[ch] * D[ch];
     }
+    const y = act("y", act("y_ssm", ySsm).map((v, ch) => v * silu(z[ch])));
     return linear(
       W("out_proj.weight"),
       y,

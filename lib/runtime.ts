@@ -39,6 +39,9 @@ export async function createSession(
     executionProviders: [ep],
     graphOptimizationLevel: "all",
     logSeverityLevel: 3,
+    // onnxruntime turns DequantizeLinear(int8 weight) -> MatMul into MatMulNBits, which by
+    // default (accuracy level 4) also quantizes the activations: keep them float32.
+    extra: { session: { qdq_matmulnbits_accuracy_level: "1" } },
   };
   if (options.threads) so.intraOpNumThreads = options.threads;
   if (options.optimizedModelFilePath) so.optimizedModelFilePath = options.optimizedModelFilePath;

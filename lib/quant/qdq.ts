@@ -14,7 +14,7 @@ import type { ActPoint, QuantPlan } from "./plan.ts";
 import type { Smoothing } from "./transform.ts";
 
 /** The activation point whose scale quantizes each hooked activation. */
-const POINT: Partial<Record<ActName, ActPoint>> = {
+export const POINT: Partial<Record<ActName, ActPoint>> = {
   "in_proj.input": "in_proj.input",
   x: "xz",
   z: "xz",
@@ -27,8 +27,10 @@ const POINT: Partial<Record<ActName, ActPoint>> = {
   y: "y",
 };
 
-const PROJECTIONS = ["in_proj", "x_proj", "dt_proj", "out_proj"];
-const QUANTIZED_PARAMS = ["conv1d.weight", "conv1d.bias", "A_log", "D", "dt_proj.bias"];
+/** Projections whose weights are int8 (in [in, out] layout for MatMul). */
+export const PROJECTIONS = ["in_proj", "x_proj", "dt_proj", "out_proj"];
+/** Other parameters quantized per tensor (same layout). */
+export const QUANTIZED_PARAMS = ["conv1d.weight", "conv1d.bias", "A_log", "D", "dt_proj.bias"];
 
 /** Weight scales, computed once per tensor and shared by both graphs. */
 export class WeightScales {
@@ -39,6 +41,16 @@ export class WeightScales {
     if (!p) this.memo.set(name, p = this.src.read(name).then((x) => scaleOf(absmax(x))));
     return p;
   }
+}
+
+export interface QdqOptions {
+  /** The method's explicit smoothing Muls (SmoothQuant). */
+  smoothing?: Smoothing;
+  /** Weight scales to share with the caller (e.g. to record them). */
+  weightScales?: WeightScales;
+  /** false: only the method's exact transforms (smoothing, rotation), no quantization: the
+   * float model the method starts from. Default true. */
+  quantize?: boolean;
 }
 
 /**
@@ -54,9 +66,9 @@ export function qdqHooks(
   config: MambaConfig,
   src: WeightSource,
   plan: QuantPlan,
-  smoothing?: Smoothing,
-  weightScales = new WeightScales(src),
+  options: QdqOptions = {},
 ): GraphHooks {
+  const { smoothing, weightScales = new WeightScales(src), quantize = true } = options;
   const e = config.intermediate_size;
   const zp = (g: Graph) => g.const("int8", [0], [], "quant.zero_point");
 
@@ -90,6 +102,27 @@ export function qdqHooks(
     );
     const q = g.op("QuantizeLinear", [v, s, zp(g)]);
     return g.op("DequantizeLinear", [q, s, zp(g)]);
+  }
+
+  /**
+   * Fake quantization in plain arithmetic, clip(round(v / s), -128, 127) · s (the same values
+   * as a Q/DQ pair), for the scan's copy of u: a second QuantizeLinear of u would be merged by
+   * onnxruntime's common-subexpression elimination with x_proj's, and a shared int8 input
+   * keeps x_proj from its int8 kernel.
+   */
+  function fakeQ(g: Graph, v: string, layer: number, point: ActPoint): string {
+    const s = g.const(
+      "float32",
+      [plan.layers[layer].scale[point]],
+      [],
+      `backbone.layers.${layer}.mixer.${point}.act_scale`,
+    );
+    const q = g.op("Clip", [
+      g.op("Round", [g.op("Div", [v, s])]),
+      g.scalar("float32", -128),
+      g.scalar("float32", 127),
+    ]);
+    return g.op("Mul", [q, s]);
   }
 
   /** Per-token fake quantization with scales computed at run time (method `dynamic`). */
@@ -137,14 +170,18 @@ export function qdqHooks(
         }
         if (plan.spec.hadamardY) v = hadamardOnnx(g, v, e, g.name === "mamba_decode" ? 2 : 3);
       }
-      return plan.spec.dynamic ? dynamicQ(g, v) : qdq(g, v, layer, point);
+      if (!quantize) return v;
+      if (plan.spec.dynamic) return dynamicQ(g, v);
+      return name === "u" ? fakeQ(g, v, layer, point) : qdq(g, v, layer, point);
     },
     matmulWeight(g, prefix, out, inp) {
-      if (!PROJECTIONS.some((p) => prefix.endsWith(`.mixer.${p}`))) return undefined;
+      if (!quantize || !PROJECTIONS.some((p) => prefix.endsWith(`.mixer.${p}`))) return undefined;
       return dqWeight(g, `${prefix}.weight`, [out, inp], true);
     },
     param(g, name, dims) {
-      if (!QUANTIZED_PARAMS.some((p) => name.endsWith(`.mixer.${p}`))) return undefined;
+      if (!quantize || !QUANTIZED_PARAMS.some((p) => name.endsWith(`.mixer.${p}`))) {
+        return undefined;
+      }
       return dqWeight(g, name, dims, false);
     },
   };

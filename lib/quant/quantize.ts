@@ -147,7 +147,7 @@ async function buildQuantized(
     smoothing: t.smoothing,
   });
   const scales = new WeightScales(t.src);
-  const hooks = qdqHooks(t.config, t.src, plan, t.smoothing, scales);
+  const hooks = qdqHooks(t.config, t.src, plan, { smoothing: t.smoothing, weightScales: scales });
   const opt = { weights: "float32", compute: "float32" } as const;
   const prefill = buildPrefill(t.config, t.src, opt, hooks);
   const decode = buildDecode(t.config, t.src, opt, hooks);
