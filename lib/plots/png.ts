@@ -25,8 +25,21 @@ export interface PngOptions {
  * ```
  */
 export function svgToPng(svg: string, options: PngOptions = {}): Uint8Array {
+  return resvg(svg, options).render().asPng();
+}
+
+/** Renders an SVG document to raw RGBA pixels (for checks that look at what is drawn). */
+export function svgToRgba(
+  svg: string,
+  options: PngOptions = {},
+): { width: number; height: number; pixels: Uint8Array } {
+  const image = resvg(svg, options).render();
+  return { width: image.width, height: image.height, pixels: new Uint8Array(image.pixels) };
+}
+
+function resvg(svg: string, options: PngOptions): Resvg {
   const { scale = 2 } = options;
-  const resvg = new Resvg(svg, {
+  return new Resvg(svg, {
     background: "white",
     fitTo: { mode: "zoom", value: scale },
     font: {
@@ -36,5 +49,4 @@ export function svgToPng(svg: string, options: PngOptions = {}): Uint8Array {
       sansSerifFamily: "DejaVu Sans",
     },
   });
-  return resvg.render().asPng();
 }
