@@ -26,7 +26,7 @@ function panel(rows: ChannelRow[], tensor: string, width: number): Block[] {
   const med = median(rows.map((r) => r.absmax));
   const sorted = rows.slice().sort((a, b) => b.absmax - a.absmax);
   const max = sorted[0].absmax;
-  const top = sorted.slice(0, 3).filter((r) => r.absmax > 2 * med);
+  const top = sorted.slice(0, 3).filter((r) => r.absmax > 2 * med && r.absmax >= max / 4);
   const what = (TENSORS as Record<string, string>)[tensor]?.replace(/ \[.\]$/, "") ?? tensor;
   const heading = textBlock(
     `${tensor}: ${what}. Largest channel absmax ${fmt(max)}, ${fmt(max / med)}× the median`,

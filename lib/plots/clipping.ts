@@ -69,6 +69,7 @@ export function clippingPlot(tables: { scalars: Table }, options: ClippingOption
       type: "log",
       label: `|${tensor}| (activation value, log scale)`,
       nice: true,
+      tickFormat: fmt,
       labelAnchor: "center",
       labelArrow: "none",
       grid: true,

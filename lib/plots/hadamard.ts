@@ -32,7 +32,14 @@ function shares(rows: HistogramRow[], tensor: string) {
   const total = mine.reduce((s, r) => s + r.count, 0);
   const bins = mine.filter((r) => r.lo > 0).sort((a, b) => a.lo - b.lo);
   const absmax = Math.max(...bins.map((r) => r.hi));
-  const points = bins.map((r) => ({ tensor, x: Math.sqrt(r.lo * r.hi), share: r.count / total }));
+  const points: { tensor: string; x: number; share: number }[] = [];
+  bins.forEach((r, i) => {
+    // an empty bin between two others breaks the line (NaN is a gap for Plot.line)
+    if (i > 0 && r.lo > bins[i - 1].hi * (1 + 1e-9)) {
+      points.push({ tensor, x: Math.sqrt(bins[i - 1].hi * r.lo), share: NaN });
+    }
+    points.push({ tensor, x: Math.sqrt(r.lo * r.hi), share: r.count / total });
+  });
   return { points, absmax };
 }
 
@@ -69,7 +76,7 @@ export function hadamardPlot(
     width,
     height: 340,
     marginLeft: 60,
-    marginTop: 24,
+    marginTop: 36,
     x: {
       type: "log",
       label: "|value| (log scale; 4 bins per octave)",
@@ -95,7 +102,7 @@ export function hadamardPlot(
           frameAnchor: "top",
           textAnchor: "end",
           dx: -3,
-          dy: i ? -2 : -14,
+          dy: i ? -6 : -20,
           text: "text",
           fill: "tensor",
         })

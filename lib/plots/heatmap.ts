@@ -15,12 +15,15 @@ export interface HeatmapOptions {
 
 const SCHEME = "YlOrRd";
 
-/** A log colour ramp with its axis, drawn with Plot (Plot's own ramp legend needs a canvas). */
+/**
+ * A log colour ramp with its axis, drawn with Plot (Plot's own ramp legend needs a canvas). The
+ * axis is linear in log10(value), so that every 1-2-5 tick keeps its label.
+ */
 function logLegend(domain: [number, number], label: string, width: number): Block {
-  const n = 64, [lo, hi] = domain;
+  const n = 64, [lo, hi] = domain.map(Math.log10);
   const steps = Array.from({ length: n }, (_, i) => ({
-    a: lo * (hi / lo) ** (i / n),
-    b: lo * (hi / lo) ** ((i + 1) / n),
+    a: lo + (hi - lo) * i / n,
+    b: lo + (hi - lo) * (i + 1) / n,
   }));
   const ramp = plotBlock({
     width,
@@ -29,10 +32,24 @@ function logLegend(domain: [number, number], label: string, width: number): Bloc
     marginBottom: 22,
     marginLeft: 12,
     marginRight: 12,
-    x: { type: "log", domain, label: null, ticks: logTicks(domain), tickFormat: fmt },
+    x: {
+      domain: [lo, hi],
+      label: null,
+      ticks: logTicks(domain).map(Math.log10),
+      tickFormat: (t: number) => fmt(10 ** t),
+    },
     y: { axis: null },
     color: { type: "log", domain, scheme: SCHEME },
-    marks: [Plot.rect(steps, { x1: "a", x2: "b", y1: 0, y2: 1, fill: "a", inset: 0 })],
+    marks: [
+      Plot.rect(steps, {
+        x1: "a",
+        x2: "b",
+        y1: 0,
+        y2: 1,
+        fill: (d: { a: number }) => 10 ** d.a,
+        inset: 0,
+      }),
+    ],
   });
   const title = textBlock(label, width, { fontSize: 11, color: "#333" });
   return {

@@ -109,6 +109,8 @@ export function histogramsPlot(tables: { histograms: Table }, options: Histogram
         fontSize: 12,
         fontWeight: "bold",
         fill: "#222",
+        stroke: "white",
+        strokeWidth: 3,
       }),
     ],
   });
