@@ -32,7 +32,7 @@ await runCli(async () => {
   }
   const stats = await readStatsTables(args.stats);
   const layer = args.layer === undefined ? undefined : intOption(args.layer, "layer", 0);
-  if (layer !== undefined) checkLayer(stats.channels, "channels", layer);
+  if (layer !== undefined) checkLayer(stats.channels, { name: "channels", layer });
   const out = args.out ?? join(args.stats, "figures");
   for (const { name, svg } of allFigures(stats, { layer })) {
     await writeFileAtomic(join(out, `${name}.svg`), svg);

@@ -3,7 +3,15 @@ import { join } from "node:path";
 import { tableFromArrays } from "apache-arrow";
 import { writeArrowFile } from "../lib/arrow.ts";
 import { KitError } from "../lib/errors.ts";
-import { channelRows, fmt, histogramRows, readStatsTables, scalarRows } from "../lib/plots/data.ts";
+import {
+  channelRows,
+  fmt,
+  histogramRows,
+  logTicks,
+  pow10Label,
+  readStatsTables,
+  scalarRows,
+} from "../lib/plots/data.ts";
 import {
   absmaxHeatmap,
   allFigures,
@@ -193,4 +201,25 @@ Deno.test("plots: readStatsTables names the missing folder, table file or column
     () => readStatsTables(dir),
     (e) => e instanceof KitError && e.message.includes(`${dir}: no channels.arrow`),
   );
+});
+
+Deno.test("plots: label helpers format numbers and log ticks", () => {
+  assert.deepEqual([63.5912, 2.5e-5, 0, 123456, 0.5].map(fmt), [
+    "63.6",
+    "2.50e-5",
+    "0",
+    "1.23e+5",
+    "0.5",
+  ]);
+  assert.deepEqual([1e-5, 2e-5, 0.01, 0.1, 1, 1000, 1e6].map(pow10Label), [
+    "10⁻⁵",
+    "",
+    "0.01",
+    "0.1",
+    "1",
+    "1000",
+    "10⁶",
+  ]);
+  assert.deepEqual(logTicks([1.5, 60]), [2, 5, 10, 20, 50]);
+  assert.deepEqual(logTicks([0.01, 0.03]), [0.01, 0.02]);
 });

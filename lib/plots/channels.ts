@@ -89,7 +89,7 @@ export function channelOutliersPlot(
   options: ChannelOutliersOptions,
 ): string {
   const { layer, tensors = ["u", "y"], width = 760 } = options;
-  checkLayer(tables.channels, "channels", layer);
+  checkLayer(tables.channels, { name: "channels", layer });
   const all = channelRows(tables.channels, layer);
   const blocks: Block[] = [];
   for (const tensor of tensors) {

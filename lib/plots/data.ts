@@ -66,14 +66,27 @@ export async function readStatsTables(dir: string): Promise<StatsTables> {
       );
     }
     const table = await readArrowFile(path);
-    checkColumns(table, name, path);
+    checkColumns(table, name, { where: path });
     out[name] = table;
   }
   return out as StatsTables;
 }
 
-/** Throws a KitError naming the table (or its file) and the first missing column. */
-export function checkColumns(table: Table, name: TableName, where: string = `${name} table`) {
+/**
+ * Throws a KitError naming the table (or its file, `where`) and the first missing column.
+ *
+ * @example
+ * ```ts
+ * checkColumns(table, "scalars", { where: "out/scalars.arrow" });
+ * // KitError: out/scalars.arrow: missing column 'value' (columns: layer, tensor, statistic)
+ * ```
+ */
+export function checkColumns(
+  table: Table,
+  name: TableName,
+  options: { where?: string } = {},
+): void {
+  const { where = `${name} table` } = options;
   for (const col of TABLE_COLUMNS[name]) {
     if (!table.getChild(col)) {
       const have = table.schema.fields.map((f) => f.name).join(", ");
@@ -83,7 +96,8 @@ export function checkColumns(table: Table, name: TableName, where: string = `${n
 }
 
 /** Rows of a table as plain objects, optionally only those of one layer. */
-function rows<R>(table: Table, name: TableName, layer?: number): R[] {
+function rows<R>(table: Table, which: { name: TableName; layer?: number }): R[] {
+  const { name, layer } = which;
   checkColumns(table, name);
   const cols = TABLE_COLUMNS[name].map((c) => [c, table.getChild(c)!] as const);
   const layers = table.getChild("layer")!;
@@ -100,22 +114,50 @@ function rows<R>(table: Table, name: TableName, layer?: number): R[] {
   return out;
 }
 
-/** The scalar statistics (absmax, percentiles, ...) as rows. */
+/**
+ * The scalar statistics (absmax, percentiles, ...) as rows.
+ *
+ * @example
+ * ```ts
+ * const uMax = scalarRows(stats.scalars).filter((r) => r.tensor === "u" && r.statistic === "absmax");
+ * ```
+ */
 export function scalarRows(table: Table): ScalarRow[] {
-  return rows<ScalarRow>(table, "scalars");
+  return rows<ScalarRow>(table, { name: "scalars" });
 }
 
-/** The per-channel absmax rows, of one layer or all. */
+/**
+ * The per-channel absmax rows, of one layer or all.
+ *
+ * @example
+ * ```ts
+ * const y3 = channelRows(stats.channels, 3).filter((r) => r.tensor === "y");
+ * ```
+ */
 export function channelRows(table: Table, layer?: number): ChannelRow[] {
-  return rows<ChannelRow>(table, "channels", layer);
+  return rows<ChannelRow>(table, { name: "channels", layer });
 }
 
-/** The histogram rows, of one layer or all. */
+/**
+ * The histogram rows, of one layer or all (exact zeros have lo = hi = 0).
+ *
+ * @example
+ * ```ts
+ * const bins = histogramRows(stats.histograms, 0).filter((r) => r.tensor === "u" && r.lo > 0);
+ * ```
+ */
 export function histogramRows(table: Table, layer?: number): HistogramRow[] {
-  return rows<HistogramRow>(table, "histograms", layer);
+  return rows<HistogramRow>(table, { name: "histograms", layer });
 }
 
-/** The sorted layer indices present in a table. */
+/**
+ * The sorted layer indices present in a table.
+ *
+ * @example
+ * ```ts
+ * layersOf(stats.scalars, "scalars"); // [0, 1, 2, 3]
+ * ```
+ */
 export function layersOf(table: Table, name: TableName): number[] {
   checkColumns(table, name);
   const seen = new Set<number>();
@@ -124,8 +166,17 @@ export function layersOf(table: Table, name: TableName): number[] {
   return [...seen].sort((a, b) => a - b);
 }
 
-/** Checks that `layer` is in the table; the error lists the layers there are. */
-export function checkLayer(table: Table, name: TableName, layer: number): void {
+/**
+ * Checks that `layer` is in the table; the error lists the layers there are.
+ *
+ * @example
+ * ```ts
+ * checkLayer(stats.channels, { name: "channels", layer: 7 });
+ * // KitError: channels table: no rows for layer 7 (layers 0–3)
+ * ```
+ */
+export function checkLayer(table: Table, which: { name: TableName; layer: number }): void {
+  const { name, layer } = which;
   const layers = layersOf(table, name);
   if (!layers.includes(layer)) {
     const range = layers.length ? `layers ${layers[0]}–${layers.at(-1)}` : "no rows";
@@ -136,6 +187,11 @@ export function checkLayer(table: Table, name: TableName, layer: number): void {
 /**
  * The layer the single-layer figures show by default: the one where `y` (the out_proj input) has
  * the largest absmax relative to its p99, i.e. the most outlier-dominated.
+ *
+ * @example
+ * ```ts
+ * const layer = defaultLayer(stats.scalars);
+ * ```
  */
 export function defaultLayer(scalars: Table): number {
   const by = new Map<number, { absmax?: number; p99?: number }>();
@@ -154,7 +210,14 @@ export function defaultLayer(scalars: Table): number {
   return best;
 }
 
-/** A short description of where the statistics come from, from the schema metadata. */
+/**
+ * A short description of where the statistics come from, from the schema metadata.
+ *
+ * @example
+ * ```ts
+ * describeSource(stats.scalars); // "model mamba-130m-hf, 262144 tokens, 512 samples"
+ * ```
+ */
 export function describeSource(table: Table): string {
   const m = tableMetadata(table);
   const parts = [m.model ? `model ${m.model}` : "", m.tokens ? `${m.tokens} tokens` : ""];
@@ -162,7 +225,15 @@ export function describeSource(table: Table): string {
   return parts.filter(Boolean).join(", ");
 }
 
-/** Formats a number for a label: 3 significant digits, no exponent for 0.001 to 99999. */
+/**
+ * Formats a number for a label: 3 significant digits, no exponent for 0.001 to 99999.
+ *
+ * @example
+ * ```ts
+ * fmt(63.5912); // "63.6"
+ * fmt(2.5e-5); // "2.50e-5"
+ * ```
+ */
 export function fmt(x: number): string {
   if (x === 0) return "0";
   const a = Math.abs(x);
@@ -173,6 +244,11 @@ export function fmt(x: number): string {
 /**
  * Tick labels for log axes that span many decades: powers of ten only, 0.01 to 1000 as plain
  * numbers and others as 10⁻⁵, 10⁶; "" for the ticks between powers of ten.
+ *
+ * @example
+ * ```ts
+ * [1e-5, 2e-5, 0.1, 1e6].map(pow10Label); // ["10⁻⁵", "", "0.1", "10⁶"]
+ * ```
  */
 export function pow10Label(v: number): string {
   const e = Math.log10(v);
@@ -183,7 +259,14 @@ export function pow10Label(v: number): string {
   return "10" + (r < 0 ? "⁻" : "") + String(Math.abs(r)).split("").map((c) => sup[+c]).join("");
 }
 
-/** Ticks on a 1-2-5 sequence within `domain`, for log axes that span a few decades. */
+/**
+ * Ticks on a 1-2-5 sequence within `domain`, for log axes that span a few decades.
+ *
+ * @example
+ * ```ts
+ * logTicks([1.5, 60]); // [2, 5, 10, 20, 50]
+ * ```
+ */
 export function logTicks(domain: [number, number]): number[] {
   const ticks: number[] = [];
   for (let e = Math.floor(Math.log10(domain[0])); e <= Math.ceil(Math.log10(domain[1])); e++) {

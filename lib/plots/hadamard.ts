@@ -58,7 +58,7 @@ export function hadamardPlot(
   options: HadamardOptions,
 ): string {
   const { layer, width = 760 } = options;
-  checkLayer(tables.histograms, "histograms", layer);
+  checkLayer(tables.histograms, { name: "histograms", layer });
   const rows = histogramRows(tables.histograms, layer);
   const [y, had] = SERIES.map((s) => shares(rows, s.tensor));
   const points = [...y.points, ...had.points];

@@ -36,7 +36,7 @@ interface Bar {
  */
 export function histogramsPlot(tables: { histograms: Table }, options: HistogramsOptions): string {
   const { layer, columns = 4, width = 800 } = options;
-  checkLayer(tables.histograms, "histograms", layer);
+  checkLayer(tables.histograms, { name: "histograms", layer });
   const rows = histogramRows(tables.histograms, layer);
   const names = [...new Set(rows.map((r) => r.tensor))];
   const tensors = [

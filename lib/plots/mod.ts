@@ -38,6 +38,12 @@ export interface NamedFigure {
 /**
  * Every figure, named as `deno task plots` writes them; the single-layer ones show `layer`
  * (default: the layer whose `y` is the most outlier-dominated, see `defaultLayer`).
+ *
+ * @example
+ * ```ts
+ * allFigures(stats, { layer: 3 }).map((f) => f.name);
+ * // ["channels_layer3", "clipping_u", "hadamard_layer3", "absmax_heatmap", "histograms_layer3"]
+ * ```
  */
 export function allFigures(stats: StatsTables, options: { layer?: number } = {}): NamedFigure[] {
   const layer = options.layer ?? defaultLayer(stats.scalars);

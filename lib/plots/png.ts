@@ -28,7 +28,14 @@ export function svgToPng(svg: string, options: PngOptions = {}): Uint8Array {
   return resvg(svg, options).render().asPng();
 }
 
-/** Renders an SVG document to raw RGBA pixels (for checks that look at what is drawn). */
+/**
+ * Renders an SVG document to raw RGBA pixels (for checks that look at what is drawn).
+ *
+ * @example
+ * ```ts
+ * const { width, height, pixels } = svgToRgba(svg, { scale: 1 }); // pixels: width*height*4 bytes
+ * ```
+ */
 export function svgToRgba(
   svg: string,
   options: PngOptions = {},

@@ -42,7 +42,14 @@ export interface Block {
   body: string;
 }
 
-/** Runs Plot.plot with the linkedom document and the fixed class name; returns it as a block. */
+/**
+ * Runs Plot.plot with the linkedom document and the fixed class name; returns it as a block.
+ *
+ * @example
+ * ```ts
+ * const block = plotBlock({ width: 400, height: 200, marks: [Plot.dotX([1, 2, 3])] });
+ * ```
+ */
 export function plotBlock(options: Plot.PlotOptions): Block {
   const el = Plot.plot({ ...options, document, className: CLASS_NAME }) as unknown as DomElement;
   if (el.tagName.toLowerCase() !== "svg") {
@@ -58,7 +65,14 @@ export function plotBlock(options: Plot.PlotOptions): Block {
   };
 }
 
-/** Escapes text for XML content and attribute values. */
+/**
+ * Escapes text for XML content and attribute values.
+ *
+ * @example
+ * ```ts
+ * esc("a < b & c"); // "a &lt; b &amp; c"
+ * ```
+ */
 export function esc(text: string): string {
   return text.replace(
     /[&<>"]/g,
@@ -66,7 +80,14 @@ export function esc(text: string): string {
   );
 }
 
-/** Greedy word wrap for a line width in px (DejaVu Sans averages about 0.58 em a character). */
+/**
+ * Greedy word wrap for a line width in px (DejaVu Sans averages about 0.58 em a character).
+ *
+ * @example
+ * ```ts
+ * wrapText("a long subtitle ...", 600, 12); // lines of at most 86 characters
+ * ```
+ */
 export function wrapText(text: string, width: number, fontSize: number): string[] {
   const perLine = Math.max(10, Math.floor(width / (0.58 * fontSize)));
   const lines: string[] = [];
@@ -81,7 +102,14 @@ export function wrapText(text: string, width: number, fontSize: number): string[
   return lines;
 }
 
-/** Text lines as a block (a heading, a note). */
+/**
+ * Text lines as a block (a heading, a note), wrapped to `width`.
+ *
+ * @example
+ * ```ts
+ * const heading = textBlock("u: the SSM input", 760, { fontSize: 12, bold: true });
+ * ```
+ */
 export function textBlock(
   text: string,
   width: number,
@@ -97,7 +125,15 @@ export function textBlock(
   return { width, height: lines.length * lh + Math.round(fontSize * 0.3), body };
 }
 
-/** A row of coloured swatches with labels (a categorical legend, as SVG). */
+/**
+ * A row of coloured swatches with labels (a categorical legend, as SVG; Plot's own swatches
+ * legend is HTML).
+ *
+ * @example
+ * ```ts
+ * swatchBlock([{ label: "y", color: COLORS.red }, { label: "EMA", color: COLORS.green, dash: true }]);
+ * ```
+ */
 export function swatchBlock(items: { label: string; color: string; dash?: boolean }[]): Block {
   let x = 0;
   const parts: string[] = [];
@@ -113,17 +149,6 @@ export function swatchBlock(items: { label: string; color: string; dash?: boolea
     x += 24 + Math.ceil(label.length * 0.6 * 12) + 18;
   }
   return { width: x, height: 20, body: parts.join("") };
-}
-
-/** Blocks side by side, with `gap` px between them. */
-export function row(blocks: Block[], gap = 16): Block {
-  let x = 0;
-  const body = blocks.map((b) => {
-    const g = `<g transform="translate(${x},0)">${b.body}</g>`;
-    x += b.width + gap;
-    return g;
-  }).join("");
-  return { width: x - gap, height: Math.max(...blocks.map((b) => b.height)), body };
 }
 
 /** What a figure holds: a title, an optional subtitle and caption, and blocks stacked in order. */

@@ -47,13 +47,17 @@ function normal(seed: number): () => number {
 /** Simulated activations [tokens, channels] of one tensor of one layer. */
 function simulate(
   tensor: TensorName,
-  layer: number,
-  tokens: number,
-  sampleLen: number,
-  dims: Record<string, number>,
-  seed: number,
-  y?: Float32Array,
+  at: {
+    layer: number;
+    tokens: number;
+    sampleLen: number;
+    dims: Record<string, number>;
+    seed: number;
+    /** y of the same layer, which y_had rotates */
+    y?: Float32Array;
+  },
 ): { data: Float32Array; channels: number } {
+  const { layer, tokens, sampleLen, dims, seed, y } = at;
   const c = tensor === "in_proj.input"
     ? dims.d
     : tensor === "dt_low"
@@ -140,7 +144,7 @@ export function syntheticStats(options: SyntheticOptions = {}): SyntheticStats {
   for (let layer = 0; layer < layers; layer++) {
     let y: Float32Array | undefined;
     for (const tensor of TENSOR_NAMES) {
-      const { data, channels } = simulate(tensor, layer, tokens, sampleLen, dims, seed, y);
+      const { data, channels } = simulate(tensor, { layer, tokens, sampleLen, dims, seed, y });
       if (tensor === "y") y = data;
       const scalar = (statistic: string, value: number) => {
         sc.layer.push(layer),
