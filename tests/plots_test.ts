@@ -223,3 +223,16 @@ Deno.test("plots: label helpers format numbers and log ticks", () => {
   assert.deepEqual(logTicks([1.5, 60]), [2, 5, 10, 20, 50]);
   assert.deepEqual(logTicks([0.01, 0.03]), [0.01, 0.02]);
 });
+
+Deno.test("plots: 64-bit integer and dictionary-encoded columns read like int32 and utf8", () => {
+  const t = tableFromArrays({
+    layer: BigInt64Array.from([0n, 1n, 1n]),
+    tensor: ["u", "u", "y"], // tableFromArrays makes this a dictionary column
+    channel: BigInt64Array.from([0n, 0n, 0n]),
+    absmax: Float64Array.from([1, 2, 3]),
+  });
+  assert.deepEqual(channelRows(t, 1), [
+    { layer: 1, tensor: "u", channel: 0, absmax: 2 },
+    { layer: 1, tensor: "y", channel: 0, absmax: 3 },
+  ]);
+});

@@ -103,7 +103,7 @@ function rows<R>(table: Table, which: { name: TableName; layer?: number }): R[] 
   const layers = table.getChild("layer")!;
   const out: R[] = [];
   for (let i = 0; i < table.numRows; i++) {
-    if (layer !== undefined && layers.get(i) !== layer) continue;
+    if (layer !== undefined && Number(layers.get(i)) !== layer) continue;
     const r: Record<string, unknown> = {};
     for (const [c, v] of cols) {
       const x = v.get(i);
