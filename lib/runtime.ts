@@ -41,7 +41,12 @@ export async function createSession(
     logSeverityLevel: 3,
     // onnxruntime turns DequantizeLinear(int8 weight) -> MatMul into MatMulNBits, which by
     // default (accuracy level 4) also quantizes the activations: keep them float32.
-    extra: { session: { qdq_matmulnbits_accuracy_level: "1" } },
+    // MatMulAddFusion would turn the decode step's out_proj + residual Add into a float Gemm
+    // before the int8 (QDQ) fusions see it.
+    extra: {
+      session: { qdq_matmulnbits_accuracy_level: "1" },
+      optimization: { disable_specified_optimizers: "MatMulAddFusion" },
+    },
   };
   if (options.threads) so.intraOpNumThreads = options.threads;
   if (options.optimizedModelFilePath) so.optimizedModelFilePath = options.optimizedModelFilePath;

@@ -1,0 +1,70 @@
+/**
+ * Quantizes a Mamba checkpoint with one of the kit's methods and saves it as a folder that
+ * `loadModel`, `deno task generate --model` and `deno task eval --model` open directly.
+ *
+ *   deno task quantize --model DIR --method quamba [--calib FILE] [--samples N] --out DIR
+ */
+import { intOption, parseCli, runCli } from "../lib/cli.ts";
+import { KitError } from "../lib/errors.ts";
+import { DEFAULT_CALIBRATION, EMBEDDED_MODEL } from "../lib/paths.ts";
+import { METHODS } from "../lib/quant/methods.ts";
+import { quantize, type QuantizedModel } from "../lib/quant/quantize.ts";
+import { parseEp } from "../lib/runtime.ts";
+
+const USAGE = `Quantize a Mamba checkpoint to int8 (W8A8, static per-tensor scales).
+
+usage: deno task quantize [--model DIR] --method NAME --out DIR [options]
+
+  --model DIR        checkpoint folder (default: the embedded model)
+  --method NAME      ${
+  Object.entries(METHODS).map(([k, v]) => `${k}: ${v.description}`).join("\n                     ")
+}
+  --calib FILE       calibration text (.txt or {"text": ...} .jsonl); default: ${DEFAULT_CALIBRATION}
+  --samples N        calibration samples (default 512, as in the paper)
+  --max-len L        tokens per calibration sample (default 512)
+  --percentile P     percentile of |u| for the SSM input's scale (default 99.999)
+  --out DIR          where to save the quantized model (required)
+  --ep NAME          cpu (default), webgpu, cuda (for calibration)`;
+
+await runCli(async () => {
+  const o = parseCli(Deno.args, {
+    model: { type: "string" },
+    method: { type: "string" },
+    calib: { type: "string" },
+    samples: { type: "string" },
+    "max-len": { type: "string" },
+    percentile: { type: "string" },
+    out: { type: "string" },
+    ep: { type: "string" },
+  }, USAGE);
+  if (!o.method) throw new KitError(`--method is required (${Object.keys(METHODS).join(", ")})`);
+  if (!METHODS[o.method]) {
+    throw new KitError(`unknown method '${o.method}' (${Object.keys(METHODS).join(", ")})`);
+  }
+  if (!o.out) throw new KitError("--out DIR is required: where to save the quantized model");
+  const percentile = o.percentile === undefined ? 99.999 : Number(o.percentile);
+  if (!(percentile > 0 && percentile <= 100)) {
+    throw new KitError(`--percentile must be in (0, 100], got '${o.percentile}'`);
+  }
+  const t0 = performance.now();
+  const model = await quantize(o.model ?? EMBEDDED_MODEL, {
+    method: o.method,
+    calibration: o.calib,
+    samples: intOption(o.samples, "samples", 512),
+    maxLen: intOption(o["max-len"], "max-len", 512),
+    percentile,
+    out: o.out,
+    ep: parseEp(o.ep ?? "cpu"),
+  }) as QuantizedModel;
+  const l0 = model.plan.layers[0];
+  console.log(
+    `${o.method}: saved to ${model.dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  console.log(
+    `layer 0 activation scales: ${
+      Object.entries(l0.scale).map(([k, v]) => `${k} ${v.toPrecision(3)}`).join(", ")
+    }`,
+  );
+  console.log(`load it with loadModel("${model.dir}") or deno task generate --model ${model.dir}`);
+  await model.close();
+});
