@@ -15,6 +15,7 @@ import { DATA_DIR, EMBEDDED_MODEL } from "../lib/paths.ts";
 import { parseEp } from "../lib/runtime.ts";
 import { KitError } from "../lib/errors.ts";
 import { METHODS } from "../lib/quant/methods.ts";
+import { isQuantizedFolder } from "../lib/quant/quantize.ts";
 
 /** What the cached results depend on besides the weights: the method and its calibration. */
 function methodKey(method: string, calib?: string, samples?: number, percentile?: number): string {
@@ -75,11 +76,12 @@ await runCli(async () => {
     Boolean,
   ).map(getTask);
   const modelDir = o.model ?? EMBEDDED_MODEL;
-  const method = o.method ?? "fp32";
+  // a saved quantized folder brings its own method
+  const method = o.method ?? (await isQuantizedFolder(modelDir) ? undefined : "fp32");
   const ep = parseEp(o.ep ?? "cpu");
   const config: RunConfig = {
     model: modelDir,
-    method,
+    method: method ?? "",
     ep,
     dataDir: o.data ?? SAMPLES,
     limit: intOption(o.limit, "limit", 0) || null,
@@ -101,13 +103,14 @@ await runCli(async () => {
     samples,
     percentile,
   });
+  config.method = model.method;
   console.error(
     `loaded ${model.source} (${model.method}, ${model.ep}) in ${
       ((performance.now() - t0) / 1000).toFixed(1)
     } s; data: ${config.dataDir}`,
   );
   const cache = o["no-cache"] ? undefined : new EvalCache(
-    await modelKey(modelDir, methodKey(method, o.calib, samples, percentile), ep),
+    await modelKey(modelDir, methodKey(model.method, o.calib, samples, percentile), ep),
     o.cache,
   );
   const results: TaskResult[] = [];
@@ -127,7 +130,7 @@ await runCli(async () => {
   } finally {
     await model.close();
   }
-  console.log(formatTable(results, method));
+  console.log(formatTable(results, model.method));
   if (o.out) {
     const { json, arrow } = await writeResults(o.out, results, config);
     console.error(`wrote ${json} and ${arrow}`);
