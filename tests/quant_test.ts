@@ -215,7 +215,9 @@ Deno.test("QDQ graphs equal the TypeScript fake-quant reference of each method",
       // the conv state holds in_proj outputs that were quantized: int8 codes times the x|z scale
       const s = model.plan.layers[2].scale.xz;
       const conv = (await state.conv[2].getData()) as Float32Array;
-      assert.ok(conv.every((x) => Math.abs(x / s - Math.round(x / s)) < 1e-3 && Math.abs(x / s) <= 128.001));
+      assert.ok(
+        conv.every((x) => Math.abs(x / s - Math.round(x / s)) < 1e-3 && Math.abs(x / s) <= 128.001),
+      );
     }
     for (let i = 10; i < 14; i++) {
       const step = await model.decode([ids[i]], state);

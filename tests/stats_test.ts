@@ -245,3 +245,32 @@ Deno.test("stats: bad calibration input and non-finite activations give clear er
     /non-finite activation \(NaN\) in layer 1, tensor 'y_ssm', calibration sample 0 of probe/,
   );
 });
+
+Deno.test("stats: the tables read back calibrate like the statistics they came from", async () => {
+  const { statsFromTables } = await import("../lib/stats/view.ts");
+  const ckpt = await openCheckpoint(EMBEDDED_MODEL);
+  const calib = await loadCalibration(
+    "data/calibration/wikitext2_valid_sample.txt",
+    await loadTokenizer(EMBEDDED_MODEL),
+    {
+      samples: 2,
+      maxLen: 32,
+    },
+  );
+  const stats = await collectStats(ckpt, calib, {
+    progress: false,
+    cacheDir,
+    emaPercentiles: [99, 99.999],
+  });
+  const dir = await Deno.makeTempDir();
+  await writeStats(dir, stats);
+  const { scalars, channels } = await readStats(dir);
+  const view = statsFromTables(scalars, channels);
+  for (const t of TENSOR_NAMES) {
+    const a = stats.get(3, t)!, b = view.get(3, t)!;
+    assert.equal(b.absmax, a.absmax);
+    assert.deepEqual(b.channelAbsmax, a.channelAbsmax);
+    assert.deepEqual(b.emaPercentiles, [99, 99.999]);
+    assert.deepEqual(b.ema, a.ema);
+  }
+});

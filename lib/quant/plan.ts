@@ -2,7 +2,7 @@
  * Static activation scales of a method, from calibration statistics: which statistic sets each
  * scale (max, or Quamba's percentile for the SSM input), and the shared scales of the recipe.
  */
-import type { ActivationStats } from "../stats/collect.ts";
+import type { StatsView } from "../stats/view.ts";
 import type { TensorName } from "../stats/schema.ts";
 import { scaleOf } from "./int8.ts";
 import type { MethodSpec } from "./methods.ts";
@@ -45,13 +45,14 @@ export interface QuantPlan {
  * ```
  */
 export function planScales(
-  stats: ActivationStats,
+  stats: StatsView,
   spec: MethodSpec,
   method: string,
   options: { percentile: number; smoothing?: Smoothing },
 ): QuantPlan {
   const layers: LayerScales[] = [];
-  const L = Math.max(...[...stats.stats.values()].map((e) => e.layer)) + 1;
+  let L = 0;
+  while (stats.get(L, "u")) L++;
   for (let i = 0; i < L; i++) {
     const s = (t: TensorName) => {
       const v = stats.get(i, t);

@@ -19,7 +19,8 @@ import { type Model, modelFromCheckpoint, OnnxModel } from "../model.ts";
 import { writeModelFolder } from "../onnx/save.ts";
 import { DEFAULT_CALIBRATION } from "../paths.ts";
 import type { Ep } from "../runtime.ts";
-import { type ActivationStats, collectStats } from "../stats/collect.ts";
+import { collectStats } from "../stats/collect.ts";
+import type { StatsView } from "../stats/view.ts";
 import { loadTokenizer, missingTokenizer } from "../tokenizer.ts";
 import { KIT_VERSION } from "../version.ts";
 import { methodSpec } from "./methods.ts";
@@ -46,7 +47,7 @@ export interface QuantizeOptions {
   progress?: boolean;
   cacheDir?: string;
   /** Statistics of the original model already collected on the same calibration (reused). */
-  stats?: ActivationStats;
+  stats?: StatsView;
 }
 
 /** A quantized model: a `Model`, and the folder it was saved to. */

@@ -13,7 +13,7 @@
 import type { MambaConfig } from "../config.ts";
 import { hadamardRows } from "../hadamard.ts";
 import type { WeightSource } from "../mamba_onnx.ts";
-import type { ActivationStats } from "../stats/collect.ts";
+import type { StatsView } from "../stats/view.ts";
 import type { MethodSpec } from "./methods.ts";
 
 /** A weight source with some tensors replaced by computed ones. */
@@ -96,7 +96,7 @@ export async function transformWeights(
   config: MambaConfig,
   base: WeightSource,
   spec: MethodSpec,
-  stats?: ActivationStats,
+  stats?: StatsView,
 ): Promise<Transformed> {
   const src = new OverriddenWeights(base);
   const { hidden_size: d, intermediate_size: e, time_step_rank: r } = config;

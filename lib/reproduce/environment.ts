@@ -1,0 +1,34 @@
+/** The environment a run happened in, recorded beside its results. */
+import * as ort from "onnxruntime-node";
+import { KIT_VERSION } from "../version.ts";
+
+/**
+ * Kit, Deno and onnxruntime versions, OS, CPU model, cores and SIMD flags.
+ *
+ * @example
+ * ```ts
+ * console.log((await environment("cpu")).cpu_flags); // ["avx2", "avx512f", "avx512_vnni"]
+ * ```
+ */
+export async function environment(ep: string): Promise<Record<string, unknown>> {
+  let model = "unknown", flags: string[] = [];
+  try {
+    const info = await Deno.readTextFile("/proc/cpuinfo");
+    model = /model name\s*:\s*(.*)/.exec(info)?.[1] ?? model;
+    const all = new Set((/flags\s*:\s*(.*)/.exec(info)?.[1] ?? "").split(/\s+/));
+    flags = ["avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8"].filter((f) =>
+      all.has(f)
+    );
+  } catch { /* not Linux */ }
+  return {
+    kit_version: KIT_VERSION,
+    deno: Deno.version.deno,
+    onnxruntime_node: ort.env.versions.node,
+    ep,
+    os: `${Deno.build.os} ${Deno.build.arch}`,
+    cpu: model,
+    cores: navigator.hardwareConcurrency,
+    cpu_flags: flags,
+    created: new Date().toISOString(),
+  };
+}

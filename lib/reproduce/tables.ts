@@ -1,0 +1,171 @@
+/**
+ * The paper's tables from the grid's cell results: accuracy (rows model × method; columns the
+ * six zero-shot tasks, their average and the perplexities) and latency/memory, as Markdown,
+ * CSV, Arrow and JSON.
+ */
+import { tableFromArrays } from "apache-arrow";
+import { join } from "node:path";
+import { writeArrowFile } from "../arrow.ts";
+import type { TaskResult } from "../eval/runner.ts";
+import { exists, writeFileAtomic } from "../fsutil.ts";
+import { KIT_VERSION } from "../version.ts";
+import { type Cell, modelName } from "./grid.ts";
+
+/** The accuracy table's columns: task, metric, header (the paper's choices, stated). */
+export const ACCURACY_COLUMNS = [
+  { task: "lambada_openai", metric: "acc", header: "LAMBADA acc" },
+  { task: "hellaswag", metric: "acc_norm", header: "HellaSwag acc_norm" },
+  { task: "piqa", metric: "acc", header: "PIQA acc" },
+  { task: "arc_easy", metric: "acc", header: "ARC-e acc" },
+  { task: "arc_challenge", metric: "acc_norm", header: "ARC-c acc_norm" },
+  { task: "winogrande", metric: "acc", header: "WinoGrande acc" },
+] as const;
+export const PERPLEXITY_COLUMNS = [
+  { task: "lambada_openai", metric: "perplexity", header: "LAMBADA ppl" },
+  {
+    task: "quamba_wikitext2",
+    metric: "token_perplexity",
+    header: "WikiText-2 ppl (Quamba, token)",
+  },
+  { task: "wikitext", metric: "word_perplexity", header: "wikitext word ppl (lm-eval)" },
+] as const;
+
+/** Reads every cell result in `out/cells`. */
+export async function readCells(out: string): Promise<{ cell: Cell; [k: string]: unknown }[]> {
+  const dir = join(out, "cells");
+  if (!(await exists(dir))) return [];
+  const res = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isFile && e.name.endsWith(".json")) {
+      res.push(JSON.parse(await Deno.readTextFile(join(dir, e.name))));
+    }
+  }
+  return res.sort((a, b) => a.cell.id.localeCompare(b.cell.id));
+}
+
+type Row = Record<string, string | number | null>;
+
+/** Accuracy rows (model, method, one column per task metric, avg, perplexities). */
+export function accuracyRows(
+  cells: { cell: Cell; result?: TaskResult }[],
+  methods: string[],
+): Row[] {
+  const byKey = new Map<string, Map<string, TaskResult>>();
+  for (const c of cells) {
+    if (c.cell.kind !== "eval" || !c.result) continue;
+    const k = `${c.cell.model}\u0000${c.cell.method}`;
+    if (!byKey.has(k)) byKey.set(k, new Map());
+    byKey.get(k)!.set(c.cell.task!, c.result);
+  }
+  const rows: Row[] = [];
+  const keys = [...byKey.keys()].sort((a, b) => {
+    const [ma, xa] = a.split("\u0000"), [mb, xb] = b.split("\u0000");
+    return ma.localeCompare(mb) || methods.indexOf(xa) - methods.indexOf(xb);
+  });
+  for (const k of keys) {
+    const [model, method] = k.split("\u0000");
+    const tasks = byKey.get(k)!;
+    const row: Row = { model: modelName(model), method };
+    const accs: number[] = [];
+    for (const col of ACCURACY_COLUMNS) {
+      const v = tasks.get(col.task)?.metrics[col.metric]?.value ?? null;
+      row[col.header] = v;
+      if (v !== null) accs.push(v);
+    }
+    row["Avg"] = accs.length === ACCURACY_COLUMNS.length
+      ? accs.reduce((a, b) => a + b, 0) / accs.length
+      : null;
+    for (const col of PERPLEXITY_COLUMNS) {
+      row[col.header] = tasks.get(col.task)?.metrics[col.metric]?.value ?? null;
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** Latency rows: TTFT, TPOT, TTLT medians (ms), state size, from the latency cells. */
+export function latencyRows(cells: Record<string, unknown>[], methods: string[]): Row[] {
+  const rows = cells.filter((c) => (c.cell as Cell).kind === "latency").map((c) => {
+    const cell = c.cell as Cell, ms = c.ms as Record<string, { median: number; p90: number }>;
+    return {
+      model: modelName(cell.model),
+      method: cell.method!,
+      prompt: c.prompt as number,
+      gen: c.gen as number,
+      "TTFT ms": ms.ttft.median,
+      "TPOT ms": ms.tpot.median,
+      "TTLT ms": ms.ttlt.median,
+      "TTLT p90 ms": ms.ttlt.p90,
+      "weights MB": c.weights_mb as number,
+      "state MB": c.state_mb as number,
+    } as Row;
+  });
+  return rows.sort((a, b) =>
+    String(a.model).localeCompare(String(b.model)) ||
+    methods.indexOf(String(a.method)) - methods.indexOf(String(b.method))
+  );
+}
+
+function cellText(v: string | number | null | undefined): string {
+  if (v === null || v === undefined) return "–";
+  if (typeof v === "string") return v;
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 1000 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(2) : v.toFixed(4);
+}
+
+/** A Markdown table of rows (keys of the first row are the columns). */
+export function markdownTable(rows: Row[]): string {
+  if (!rows.length) return "(no results)\n";
+  const cols = Object.keys(rows[0]);
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [
+    line(cols),
+    line(cols.map(() => "---")),
+    ...rows.map((r) => line(cols.map((c) => cellText(r[c])))),
+  ].join("\n") + "\n";
+}
+
+/** CSV (RFC 4180 quoting). */
+export function csvTable(rows: Row[]): string {
+  if (!rows.length) return "";
+  const cols = Object.keys(rows[0]);
+  const q = (v: unknown) => {
+    const s = v === null || v === undefined ? "" : String(v);
+    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return [cols.map(q).join(","), ...rows.map((r) => cols.map((c) => q(r[c])).join(","))].join(
+    "\n",
+  ) + "\n";
+}
+
+/** Writes `<name>.md`, `.csv`, `.json` and `.arrow` into `dir`. */
+export async function writeTable(
+  dir: string,
+  name: string,
+  rows: Row[],
+  metadata: Record<string, string>,
+): Promise<void> {
+  await writeFileAtomic(join(dir, `${name}.md`), markdownTable(rows));
+  await writeFileAtomic(join(dir, `${name}.csv`), csvTable(rows));
+  await writeFileAtomic(
+    join(dir, `${name}.json`),
+    JSON.stringify({ metadata, rows }, null, 1) + "\n",
+  );
+  if (rows.length) {
+    const cols = Object.keys(rows[0]);
+    const arrays: Record<string, unknown[] | Float64Array> = {};
+    for (const c of cols) {
+      arrays[c] = typeof rows.find((r) => r[c] !== null)?.[c] === "number"
+        ? Float64Array.from(rows, (r) => (r[c] === null ? NaN : r[c] as number))
+        : rows.map((r) => String(r[c] ?? ""));
+    }
+    await writeArrowFile(
+      join(dir, `${name}.arrow`),
+      tableFromArrays(arrays as Record<string, Float64Array>),
+      {
+        ...metadata,
+        kit_version: KIT_VERSION,
+      },
+    );
+  }
+}

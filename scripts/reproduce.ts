@@ -1,0 +1,161 @@
+/**
+ * The paper's tables end to end: statistics and figures, every method, every task and both
+ * perplexities, latency, tables — resumable, and shardable over a cluster's job array.
+ *
+ *   deno task reproduce                         (the embedded model and the shipped samples)
+ *   deno task reproduce --model DIR --data DIR --methods fp16,w8a8,quamba --shard 0/8 --out DIR
+ */
+import { join } from "node:path";
+import { intOption, parseCli, runCli } from "../lib/cli.ts";
+import { openCheckpoint } from "../lib/checkpoint.ts";
+import { KitError } from "../lib/errors.ts";
+import { prefixTokenId } from "../lib/eval/requests.ts";
+import { getTask, TASKS } from "../lib/eval/tasks/index.ts";
+import { exists, writeFileAtomic } from "../lib/fsutil.ts";
+import { loadModel } from "../lib/model.ts";
+import { DATA_DIR, DEFAULT_CALIBRATION, EMBEDDED_MODEL } from "../lib/paths.ts";
+import { formatSeconds } from "../lib/progress.ts";
+import { METHOD_NAMES } from "../lib/quant/methods.ts";
+import { cellFile, type ReproduceConfig, runCell } from "../lib/reproduce/cells.ts";
+import { environment } from "../lib/reproduce/environment.ts";
+import { gridCells, modelName, parseShard, shardCells } from "../lib/reproduce/grid.ts";
+import { writeReport } from "../lib/reproduce/report.ts";
+import { parseEp } from "../lib/runtime.ts";
+import { loadTokenizer } from "../lib/tokenizer.ts";
+
+const USAGE = `Reproduce the paper's accuracy and latency tables.
+
+usage: deno task reproduce [options]
+
+  --model DIR        checkpoint folder; repeat for several (default: the embedded model)
+  --methods LIST     comma-separated (default: all: ${METHOD_NAMES.join(",")})
+  --tasks LIST       comma-separated (default: all: ${TASKS.map((t) => t.name).join(",")})
+  --data DIR         full task files, in the layout of ../shared/data (default: the shipped samples)
+  --limit N          first N documents of each task (default: 100 on the shipped samples, else all)
+  --calib FILE       calibration text (default: the shipped WikiText-2 validation sample)
+  --samples N        calibration samples (default 512, or all the text holds)
+  --ep NAME          cpu (default), webgpu, cuda
+  --prompt N --gen N latency: prompt and generated tokens (default 128 and 32)
+  --repeats N        latency repeats after 2 warm-ups (default 3)
+  --out DIR          default: reports/<date>-<model>
+  --shard i/n        run the i-th of n slices of the grid (0 <= i < n); then deno task report --out DIR
+
+Killed at any point, it starts again where it stopped: a finished cell is never redone.`;
+
+await runCli(async () => {
+  const o = parseCli(Deno.args, {
+    model: { type: "string", multiple: true },
+    methods: { type: "string" },
+    tasks: { type: "string" },
+    data: { type: "string" },
+    limit: { type: "string" },
+    calib: { type: "string" },
+    samples: { type: "string" },
+    ep: { type: "string" },
+    prompt: { type: "string" },
+    gen: { type: "string" },
+    repeats: { type: "string" },
+    out: { type: "string" },
+    shard: { type: "string" },
+    threads: { type: "string" },
+  }, USAGE);
+  const models = o.model?.length ? o.model : [EMBEDDED_MODEL];
+  const list = (
+    s: string | undefined,
+    all: string[],
+  ) => (s ? s.split(",").map((x) => x.trim()).filter(Boolean) : all);
+  const methods = list(o.methods, METHOD_NAMES);
+  const tasks = list(o.tasks, TASKS.map((t) => t.name));
+  for (const m of methods) {
+    if (!METHOD_NAMES.includes(m)) {
+      throw new KitError(`unknown method '${m}' (known: ${METHOD_NAMES.join(", ")})`);
+    }
+  }
+  tasks.forEach(getTask);
+  const date = new Date().toISOString().slice(0, 10);
+  const cfg: ReproduceConfig = {
+    out: o.out ?? join("reports", `${date}-${models.map(modelName).join("+")}`),
+    models,
+    methods,
+    tasks,
+    dataDir: o.data ?? join(DATA_DIR, "tasks"),
+    limit: intOption(o.limit, "limit", o.data ? 0 : 100) || undefined,
+    calib: o.calib ?? DEFAULT_CALIBRATION,
+    samples: intOption(o.samples, "samples", 512),
+    maxLen: 512,
+    percentile: 99.999,
+    ep: parseEp(o.ep ?? "cpu"),
+    threads: intOption(o.threads, "threads", 0) || undefined,
+    latency: {
+      prompt: intOption(o.prompt, "prompt", 128),
+      gen: intOption(o.gen, "gen", 32),
+      warmup: 2,
+      repeats: intOption(o.repeats, "repeats", 3),
+    },
+  };
+  const shard = parseShard(o.shard);
+  await preflight(cfg);
+  const cells = shardCells(gridCells(models, methods, tasks), shard);
+  const todo = [];
+  for (const c of cells) if (!(await exists(cellFile(cfg.out, c)))) todo.push(c);
+  console.error(
+    `reproduce: ${cfg.out}; ${cells.length} cells${
+      shard.count > 1 ? ` in shard ${shard.index}/${shard.count}` : ""
+    }, ` +
+      `${cells.length - todo.length} already done`,
+  );
+  const t0 = performance.now();
+  for (const [k, cell] of todo.entries()) {
+    const elapsed = (performance.now() - t0) / 1000;
+    const eta = k ? formatSeconds(elapsed / k * (todo.length - k)) : "?";
+    console.error(
+      `[${k + 1}/${todo.length}] ${cell.id} (elapsed ${formatSeconds(elapsed)}, ETA ${eta})`,
+    );
+    await runCell(cfg, cell);
+  }
+  if (shard.count > 1) {
+    console.error(
+      `shard ${shard.index}/${shard.count} done; when every shard is, run: deno task report --out ${cfg.out}`,
+    );
+    return;
+  }
+  await writeReport(cfg.out);
+});
+
+/** Checks what can be checked before long work: models, task files, calibration text, the EP. */
+async function preflight(cfg: ReproduceConfig): Promise<void> {
+  const file = join(cfg.out, "config.json");
+  const settings = JSON.stringify({ ...cfg, out: undefined }, null, 1);
+  if (await exists(file)) {
+    const prev = JSON.stringify(
+      { ...JSON.parse(await Deno.readTextFile(file)), out: undefined },
+      null,
+      1,
+    );
+    if (prev !== settings) {
+      throw new KitError(
+        `${file}: this folder holds a run with other settings; resume it with the same options or use another --out`,
+      );
+    }
+  }
+  if (!(await exists(cfg.calib))) throw new KitError(`${cfg.calib}: calibration file not found`);
+  for (const model of cfg.models) {
+    await openCheckpoint(model);
+    const tokenizer = await loadTokenizer(model);
+    for (const name of cfg.tasks) {
+      await getTask(name).load(cfg.dataDir, {
+        tokenizer,
+        prefixId: prefixTokenId(tokenizer),
+        maxLength: 2048,
+      });
+    }
+  }
+  if (cfg.ep !== "cpu") await (await loadModel(cfg.models[0], { ep: cfg.ep })).close();
+  await writeFileAtomic(file, JSON.stringify(cfg, null, 1) + "\n");
+  if (!(await exists(join(cfg.out, "environment.json")))) {
+    await writeFileAtomic(
+      join(cfg.out, "environment.json"),
+      JSON.stringify(await environment(cfg.ep), null, 1) + "\n",
+    );
+  }
+}

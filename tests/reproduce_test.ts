@@ -1,0 +1,83 @@
+/** The reproduction grid: cells, shards, tables, and an end-to-end run that resumes. */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { readArrowFile } from "../lib/arrow.ts";
+import { gridCells, parseShard, shardCells } from "../lib/reproduce/grid.ts";
+import { csvTable, markdownTable } from "../lib/reproduce/tables.ts";
+
+Deno.test("grid: every cell once, shards partition it deterministically", () => {
+  const cells = gridCells(["a/m1", "b/m2"], ["fp32", "quamba"], ["piqa", "winogrande"]);
+  // per model: 1 stats + 1 quantize + 4 evals + 2 latency
+  assert.equal(cells.length, 16);
+  assert.equal(new Set(cells.map((c) => c.id)).size, 16);
+  assert.deepEqual(cells.slice(0, 3).map((c) => c.id), [
+    "stats--m1",
+    "quantize--m1--quamba",
+    "eval--m1--fp32--piqa",
+  ]);
+  const shards = [0, 1, 2].map((i) => shardCells(cells, parseShard(`${i}/3`)));
+  assert.deepEqual(shards.flat().map((c) => c.id).sort(), cells.map((c) => c.id).sort());
+  assert.deepEqual(shardCells(cells, parseShard("1/3")), shards[1]);
+  assert.throws(() => parseShard("3/3"), /--shard must be i\/n/);
+  assert.throws(() => parseShard("x"), /--shard must be i\/n/);
+});
+
+Deno.test("tables: Markdown and CSV quoting", () => {
+  const rows = [{ model: "m", method: "a,b", acc: 0.51234, n: 12, ppl: null }];
+  assert.match(markdownTable(rows), /\| m \| a,b \| 0\.5123 \| 12 \| – \|/);
+  assert.equal(csvTable(rows), 'model,method,acc,n,ppl\nm,"a,b",0.51234,12,\n');
+});
+
+async function reproduce(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "scripts/reproduce.ts", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("reproduce: a small grid end to end, resumed without redoing cells", async () => {
+  const out = await Deno.makeTempDir({ prefix: "quamba-reproduce-" });
+  const args = [
+    "--methods",
+    "fp32,w8a8",
+    "--tasks",
+    "winogrande",
+    "--limit",
+    "6",
+    "--samples",
+    "2",
+    "--prompt",
+    "8",
+    "--gen",
+    "4",
+    "--repeats",
+    "1",
+    "--out",
+    out,
+  ];
+  const env = { QUAMBA_KIT_CACHE: join(out, "cache-kit") };
+  Deno.env.set("QUAMBA_KIT_CACHE", env.QUAMBA_KIT_CACHE);
+  const first = await reproduce([...args, "--shard", "0/2"]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stderr, /shard 0\/2 done/);
+  const second = await reproduce(args);
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(second.stderr, /6 cells, 3 already done/);
+  assert.match(second.stdout, /\| embedded \| w8a8 \| – \| – \| – \| – \| – \| 0\.\d+ \|/);
+  const acc = await readArrowFile(join(out, "tables", "accuracy.arrow"));
+  assert.deepEqual(acc.getChild("method")!.toArray(), ["fp32", "w8a8"]);
+  for (const f of ["latency.md", "latency.csv", "accuracy.json"]) {
+    assert.ok((await Deno.stat(join(out, "tables", f))).size > 0);
+  }
+  assert.ok((await Deno.stat(join(out, "figures", "embedded", "clipping_u.png"))).size > 1000);
+  const again = await reproduce(args);
+  assert.match(again.stderr, /6 cells, 6 already done/);
+  const changed = await reproduce([...args.slice(0, -2), "--limit", "7", "--out", out]);
+  assert.equal(changed.code, 1);
+  assert.match(changed.stderr, /holds a run with other settings/);
+  const bad = await reproduce(["--methods", "fp32,int3", "--out", out]);
+  assert.match(bad.stderr, /unknown method 'int3'/);
+});
