@@ -63,7 +63,13 @@ export async function openGridModel(
   if (await exists(join(dir, "manifest.json"))) {
     return await loadQuantized(dir, { ep: cfg.ep, threads: cfg.threads });
   }
+  // the statistics cell's tables calibrate every method (no second pass over the calibration text)
+  const statsDir = join(cfg.out, "stats", modelName(model));
+  const stats = await exists(join(statsDir, "channels.arrow"))
+    ? await readStats(statsDir).then((t) => statsFromTables(t.scalars, t.channels))
+    : undefined;
   return await quantize(model, {
+    stats,
     method,
     calibration: cfg.calib,
     samples: cfg.samples,
