@@ -4,7 +4,8 @@
  */
 import { tableFromArrays } from "apache-arrow";
 import { join } from "node:path";
-import { readArrowFile, type Table, tableMetadata, writeArrowFile } from "../arrow.ts";
+import { type Table, tableMetadata, writeArrowFile } from "../arrow.ts";
+import { readStatsTables, type StatsTables, TABLE_COLUMNS } from "./io.ts";
 import type { CalibrationSet } from "../calibration.ts";
 import type { Checkpoint } from "../checkpoint.ts";
 import type { MambaConfig } from "../config.ts";
@@ -196,29 +197,18 @@ export async function collectStats(
   return result;
 }
 
-const FILES = {
-  scalars: "scalars.arrow",
-  channels: "channels.arrow",
-  histograms: "histograms.arrow",
-} as const;
-
 /** Writes the three tables into `dir` (each file atomically; the folder is created). */
 export async function writeStats(dir: string, stats: ActivationStats): Promise<void> {
   const t = stats.tables();
-  for (const [k, file] of Object.entries(FILES)) {
-    await writeArrowFile(join(dir, file), t[k as keyof typeof FILES], stats.meta);
+  for (const name of Object.keys(TABLE_COLUMNS) as (keyof typeof TABLE_COLUMNS)[]) {
+    await writeArrowFile(join(dir, `${name}.arrow`), t[name], stats.meta);
   }
 }
 
-/** Reads the three tables back from `dir`, with their metadata. */
+/** Reads the three tables back from `dir` (columns checked), with their metadata. */
 export async function readStats(
   dir: string,
-): Promise<{ scalars: Table; channels: Table; histograms: Table; meta: Record<string, string> }> {
-  const scalars = await readArrowFile(join(dir, FILES.scalars));
-  return {
-    scalars,
-    channels: await readArrowFile(join(dir, FILES.channels)),
-    histograms: await readArrowFile(join(dir, FILES.histograms)),
-    meta: tableMetadata(scalars),
-  };
+): Promise<StatsTables & { meta: Record<string, string> }> {
+  const t = await readStatsTables(dir);
+  return { ...t, meta: tableMetadata(t.scalars) };
 }
