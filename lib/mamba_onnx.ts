@@ -8,10 +8,8 @@
  *             -> logits [b, v], present_conv.{i}, present_ssm.{i}
  *
  * The prefill starts from the given states (zeros for a fresh sequence), so a long text can be
- * fed in pieces; the decode step is the same recurrence for one token.
- *
- * States are float32. The prefill runs conv1d as a grouped Conv and the selective scan as an
- * ONNX Scan over time; the decode step is the recurrence written out for one token.
+ * fed in pieces. States are float32. The prefill runs conv1d as a grouped Conv and the selective
+ * scan as an ONNX Scan over time; the decode step is the recurrence written out for one token.
  * Dimensions: see lib/config.ts.
  */
 import type { MambaConfig } from "./config.ts";
