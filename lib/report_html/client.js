@@ -67,6 +67,11 @@
   const accNotes = data.notes.accuracy;
   const models = [...new Set(data.accuracy.rows.map((r) => r.model))];
   const manyModels = models.length > 1;
+  /** Facet rows by model (when there are several), labelled on the right. */
+  const fyModels = (names) =>
+    names.length > 1 ? { label: null, axis: "right", tickSize: 0 } : undefined;
+  const rightMargin = (names) =>
+    names.length > 1 ? 16 + 6.5 * Math.max(...names.map((n) => String(n).length)) : 20;
   const long = (kinds) =>
     accNotes.filter((n) => kinds.includes(n.kind)).flatMap((n) =>
       data.accuracy.rows.filter((r) => typeof r[n.header] === "number").map((r) => ({
@@ -87,7 +92,8 @@
         marginBottom: 20,
         x: { axis: null, domain: methodColor.domain },
         fx: { domain: columns, label: null },
-        fy: manyModels ? { label: "model" } : undefined,
+        fy: fyModels(models),
+        marginRight: rightMargin(models),
         y: {
           label: "accuracy",
           grid: true,
@@ -123,7 +129,8 @@
             label: null,
             domain: methodColor.domain.filter((m) => d.some((x) => x.method === m)),
           },
-          fy: manyModels ? { label: "model" } : undefined,
+          fy: fyModels(models),
+          marginRight: rightMargin(models),
           marginLeft: 60,
           y: { label: `${column} (lower is better)`, grid: true, tickFormat: "~s" },
           color: methodColor,
@@ -171,7 +178,8 @@
             label: null,
             domain: methodColor.domain.filter((m) => lat.some((r) => r.method === m)),
           },
-          fy: many ? { label: "model" } : undefined,
+          fy: fyModels(latModels),
+          marginRight: rightMargin(latModels),
           color: { ...methodColor, legend: false },
           marks: [
             Plot.barX(lat, {
@@ -246,7 +254,11 @@
           marginLeft: 60,
           marginRight: 60,
           x: { label: "channel" },
-          y: { type: "log", label: "per-channel absmax", grid: true },
+          y: {
+            ...pow10Axis(points.map((d) => d.absmax), 8),
+            label: "per-channel absmax",
+            grid: true,
+          },
           fy: { domain: tensors, label: null },
           color: { domain: Object.keys(COLORS), range: Object.values(COLORS) },
           marks: [
