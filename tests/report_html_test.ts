@@ -118,84 +118,89 @@ Deno.test("report.html: per-channel data is capped by layers, keeping the defaul
 
 Deno.test("report.html: opens offline in headless Chromium with every figure drawn", async () => {
   const out = await fixture();
-  const page = await Page.launch({ width: 1200, height: 900 });
+  let page: Page | undefined;
   try {
+    page = await Page.launch({ width: 1200, height: 900 });
     await writeReport(out);
-    const file = join(out, "report.html");
-    const html = await Deno.readTextFile(file);
-    assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href=/, "no external scripts or styles");
-    await page.goto(`file://${file}`);
-    const state = () =>
-      page.evaluate<{ id: string; rendered: string; svgs: number }[]>(
-        `[...document.querySelectorAll("[data-figure]")].map((e) => ({
-          id: e.id, rendered: e.dataset.rendered ?? "", svgs: e.querySelectorAll("svg").length }))`,
-      );
-    const figures = await state();
-    assert.deepEqual(figures.map((f) => f.id), [
-      "fig-accuracy",
-      "fig-perplexity",
-      "fig-latency-methods",
-      "fig-latency-size",
-      "fig-channels",
-      "fig-clipping",
-      "fig-hadamard",
-    ]);
-    for (const f of figures) {
-      assert.equal(f.rendered, "true", `${f.id} not drawn`);
-      assert.ok(f.svgs > 0, `${f.id} has no svg`);
-    }
-    const rows = await page.evaluate<number[]>(
-      `["table-accuracy", "table-latency", "table-config", "table-environment"]
-        .map((id) => document.querySelectorAll("#" + id + " tbody tr").length)`,
-    );
-    assert.deepEqual(rows, [6, 6, 12, 3]);
-    const notes = await page.evaluate<string>(
-      `[...document.querySelectorAll("#table-accuracy th")].find((t) => t.textContent === "PIQA acc").title`,
-    );
-    assert.match(notes, /PIQA.*metric acc/);
-
-    // the tooltip: hover the first bar of the accuracy figure
-    const at = await page.evaluate<{ x: number; y: number }>(
-      `(() => { const r = document.querySelector("#fig-accuracy g[aria-label='bar'] rect");
-        r.scrollIntoView({ block: "center" });
-        const b = r.getBoundingClientRect();
-        return { x: b.x + b.width / 2, y: b.y + b.height / 2 }; })()`,
-    );
-    for (const type of ["mouseMoved", "mouseMoved"]) {
-      await page.send("Input.dispatchMouseEvent", { type, x: at.x, y: at.y + 1 });
-    }
-    const tip = await page.evaluate<string>(
-      `new Promise((r) => setTimeout(() => r(document.querySelector(
-        "#fig-accuracy [aria-label='tip']")?.textContent ?? ""), 200))`,
-    );
-    assert.match(tip, /method\s*fp32/, `tooltip: ${tip}`);
-
-    // the selectors redraw the figures
-    await page.evaluate(`(() => {
-      const set = (id, v) => { const s = document.getElementById(id); s.value = v;
-        s.dispatchEvent(new Event("change")); };
-      set("model-select", "mamba-b"); set("layer-select", "0");
-      set("lat-select", "TPOT ms"); })()`);
-    const after = await state();
-    assert.ok(after.every((f) => f.rendered === "true" && f.svgs > 0), JSON.stringify(after));
-    assert.match(
-      await page.evaluate<string>(`document.getElementById("stats-source").textContent`),
-      /statistics of/,
-    );
-
-    const shot = await page.screenshot({ fullPage: true });
-    assert.ok(shot.length > 50_000, "a screenshot with something on it");
-    // to look at: REPORT_SCREENSHOT=shot.png (the page after the selectors changed), and
-    // REPORT_HTML_COPY=report.html (the page itself)
-    const keep = Deno.env.get("REPORT_SCREENSHOT");
-    if (keep) await Deno.writeFile(keep, shot);
-    const copy = Deno.env.get("REPORT_HTML_COPY");
-    if (copy) await Deno.copyFile(file, copy);
-
-    assert.deepEqual(page.errors, []);
-    assert.deepEqual(page.requests.filter((u) => !u.startsWith("file:")), [], "no network");
+    await checkPage(page, join(out, "report.html"));
   } finally {
-    await page.close();
+    await page?.close();
     await Deno.remove(out, { recursive: true });
   }
 });
+
+/** Opens report.html and checks what a reader would see and do. */
+async function checkPage(page: Page, file: string) {
+  const html = await Deno.readTextFile(file);
+  assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href=/, "no external scripts or styles");
+  await page.goto(`file://${file}`);
+  const state = () =>
+    page.evaluate<{ id: string; rendered: string; svgs: number }[]>(
+      `[...document.querySelectorAll("[data-figure]")].map((e) => ({
+        id: e.id, rendered: e.dataset.rendered ?? "", svgs: e.querySelectorAll("svg").length }))`,
+    );
+  const figures = await state();
+  assert.deepEqual(figures.map((f) => f.id), [
+    "fig-accuracy",
+    "fig-perplexity",
+    "fig-latency-methods",
+    "fig-latency-size",
+    "fig-channels",
+    "fig-clipping",
+    "fig-hadamard",
+  ]);
+  for (const f of figures) {
+    assert.equal(f.rendered, "true", `${f.id} not drawn`);
+    assert.ok(f.svgs > 0, `${f.id} has no svg`);
+  }
+  const rows = await page.evaluate<number[]>(
+    `["table-accuracy", "table-latency", "table-config", "table-environment"]
+      .map((id) => document.querySelectorAll("#" + id + " tbody tr").length)`,
+  );
+  assert.deepEqual(rows, [6, 6, 12, 3]);
+  const notes = await page.evaluate<string>(
+    `[...document.querySelectorAll("#table-accuracy th")].find((t) => t.textContent === "PIQA acc").title`,
+  );
+  assert.match(notes, /PIQA.*metric acc/);
+
+  // the tooltip: hover the first bar of the accuracy figure
+  const at = await page.evaluate<{ x: number; y: number }>(
+    `(() => { const r = document.querySelector("#fig-accuracy g[aria-label='bar'] rect");
+      r.scrollIntoView({ block: "center" });
+      const b = r.getBoundingClientRect();
+      return { x: b.x + b.width / 2, y: b.y + b.height / 2 }; })()`,
+  );
+  for (const type of ["mouseMoved", "mouseMoved"]) {
+    await page.send("Input.dispatchMouseEvent", { type, x: at.x, y: at.y + 1 });
+  }
+  const tip = await page.evaluate<string>(
+    `new Promise((r) => setTimeout(() => r(document.querySelector(
+      "#fig-accuracy [aria-label='tip']")?.textContent ?? ""), 200))`,
+  );
+  assert.match(tip, /method\s*fp32/, `tooltip: ${tip}`);
+
+  // the selectors redraw the figures
+  await page.evaluate(`(() => {
+    const set = (id, v) => { const s = document.getElementById(id); s.value = v;
+      s.dispatchEvent(new Event("change")); };
+    set("model-select", "mamba-b"); set("layer-select", "0");
+    set("lat-select", "TPOT ms"); })()`);
+  const after = await state();
+  assert.ok(after.every((f) => f.rendered === "true" && f.svgs > 0), JSON.stringify(after));
+  assert.match(
+    await page.evaluate<string>(`document.getElementById("stats-source").textContent`),
+    /statistics of/,
+  );
+
+  const shot = await page.screenshot({ fullPage: true });
+  assert.ok(shot.length > 50_000, "a screenshot with something on it");
+  // to look at: REPORT_SCREENSHOT=shot.png (the page after the selectors changed), and
+  // REPORT_HTML_COPY=report.html (the page itself)
+  const keep = Deno.env.get("REPORT_SCREENSHOT");
+  if (keep) await Deno.writeFile(keep, shot);
+  const copy = Deno.env.get("REPORT_HTML_COPY");
+  if (copy) await Deno.copyFile(file, copy);
+
+  assert.deepEqual(page.errors, []);
+  assert.deepEqual(page.requests.filter((u) => !u.startsWith("file:")), [], "no network");
+}

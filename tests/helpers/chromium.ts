@@ -22,7 +22,7 @@ const FLAGS = [
 /** The Chromium binary: `$CHROMIUM`, else the first of chromium, chromium-browser on PATH. */
 export async function findChromium(): Promise<string | null> {
   const env = Deno.env.get("CHROMIUM");
-  if (env) return env;
+  if (env) return await Deno.stat(env).then(() => env, () => null);
   for (const name of ["chromium", "chromium-browser", "google-chrome"]) {
     for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
       try {
