@@ -47,6 +47,7 @@ export interface ModelStats {
   channels: { layer: number; tensor: string; absmax: number[] }[];
   /** The layers whose channels are included (all of them unless that would be too large). */
   channelLayers: number[];
+  /** Histograms of |y| and |y_had| (lib/stats/schema.ts's bins). */
   histograms: { layer: number; tensor: string; lo: number; hi: number; count: number }[];
 }
 
@@ -205,7 +206,7 @@ export async function modelStats(
       a.layer - b.layer || a.tensor.localeCompare(b.tensor)
     ),
     channelLayers,
-    histograms: histogramRows(t.histograms).filter((r) => wanted.has(r.tensor)),
+    histograms: histogramRows(t.histograms).filter((r) => r.tensor === "y" || r.tensor === "y_had"),
   };
 }
 
