@@ -1,7 +1,11 @@
 /**
  * The scripts report.html inlines: Observable Plot as one minified bundle (plot.bundle.js,
- * committed, rebuilt by scripts/bundle_plot.ts) and the page's own code (client.js).
+ * committed, rebuilt by scripts/bundle_plot.ts) and the page's own code (client/*.js: plain
+ * browser scripts, run in this order).
  */
+
+/** The page's scripts, in the order they run (common.js sets the global the others read). */
+export const CLIENT_SCRIPTS = ["common.js", "results.js", "outliers.js"] as const;
 
 /** The first line of plot.bundle.js, naming the version and the licenses. */
 export const PLOT_BUNDLE_HEADER = (version: string): string =>
@@ -40,5 +44,7 @@ export async function plotVersion(): Promise<string> {
  * ```
  */
 export async function reportAssets(): Promise<{ plot: string; client: string }> {
-  return { plot: await readAsset("plot.bundle.js"), client: await readAsset("client.js") };
+  const client = [];
+  for (const name of CLIENT_SCRIPTS) client.push(await readAsset(`client/${name}`));
+  return { plot: await readAsset("plot.bundle.js"), client: client.join("\n") };
 }
