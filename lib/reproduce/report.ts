@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import { KitError } from "../errors.ts";
 import { exists } from "../fsutil.ts";
+import { writeReportHtml } from "../report_html/mod.ts";
 import type { TaskResult } from "../eval/runner.ts";
 import { type Cell, gridCells } from "./grid.ts";
 import type { ReproduceConfig } from "./cells.ts";
@@ -52,4 +53,5 @@ export async function writeReport(out: string): Promise<void> {
     );
   }
   console.log(`tables in ${join(out, "tables")}`);
+  console.log(`report page: ${await writeReportHtml(out)}`);
 }
