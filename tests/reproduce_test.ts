@@ -73,6 +73,7 @@ Deno.test("reproduce: a small grid end to end, resumed without redoing cells", a
     assert.ok((await Deno.stat(join(out, "tables", f))).size > 0);
   }
   assert.ok((await Deno.stat(join(out, "figures", "embedded", "clipping_u.png"))).size > 1000);
+  assert.match(await Deno.readTextFile(join(out, "report.html")), /<html/);
   const again = await reproduce(args);
   assert.match(again.stderr, /6 cells, 6 already done/);
   const changed = await reproduce([...args.slice(0, -2), "--limit", "7", "--out", out]);

@@ -11,8 +11,8 @@ import type { ReproduceConfig } from "./cells.ts";
 import { accuracyRows, latencyRows, markdownTable, readCells, writeTable } from "./tables.ts";
 
 /**
- * Writes `tables/accuracy.*` and `tables/latency.*` (Markdown, CSV, JSON, Arrow) under `out` and
- * prints them; says which cells of the grid are still missing.
+ * Writes `tables/accuracy.*` and `tables/latency.*` (Markdown, CSV, JSON, Arrow) and
+ * `report.html` under `out` and prints the tables; says which cells of the grid are still missing.
  *
  * @example
  * ```ts
