@@ -1,14 +1,16 @@
 /**
  * A progress bar for long work: on a terminal it redraws one line; elsewhere (CI, logs,
- * notebooks) it prints a line at most every few seconds, so logs stay short.
+ * notebooks) it prints a line at most every few seconds, so logs stay short. In a notebook (Deno's
+ * Jupyter kernel) the lines go through `console.error`, which the kernel shows as the cell's
+ * stderr; raw writes to `Deno.stderr` would only reach the kernel's own log.
  */
 
 export interface ProgressOptions {
-  /** Where to draw; default stderr. */
+  /** Where to draw; default stderr (in a notebook: `console.error`, shown under the cell). */
   write?: (text: string) => void;
   /** Force the line-redrawing mode on or off (default: stderr is a terminal). */
   tty?: boolean;
-  /** Seconds between lines when not on a terminal. Default 5. */
+  /** Seconds between lines when not on a terminal. Default 5 (2 in a notebook). */
   every?: number;
 }
 
@@ -31,10 +33,13 @@ export class Progress {
   private readonly every: number;
 
   constructor(readonly label: string, readonly total: number, options: ProgressOptions = {}) {
-    const enc = new TextEncoder();
-    this.write = options.write ?? ((t) => Deno.stderr.writeSync(enc.encode(t)));
-    this.tty = options.tty ?? Deno.stderr.isTerminal();
-    this.every = (options.every ?? 5) * 1000;
+    const enc = new TextEncoder(), notebook = inJupyter();
+    this.write = options.write ??
+      (notebook
+        ? (t) => console.error(t.replace(/\n$/, ""))
+        : (t) => Deno.stderr.writeSync(enc.encode(t)));
+    this.tty = options.tty ?? (!notebook && Deno.stderr.isTerminal());
+    this.every = (options.every ?? (notebook ? 2 : 5)) * 1000;
   }
 
   /** Marks `k` more items done, with an optional note (e.g. the current item). */
@@ -79,4 +84,21 @@ export function formatSeconds(s: number): string {
   const m = Math.floor(s / 60);
   if (m < 60) return `${m}m${Math.round(s % 60).toString().padStart(2, "0")}s`;
   return `${Math.floor(m / 60)}h${(m % 60).toString().padStart(2, "0")}m`;
+}
+
+/**
+ * Whether this code runs in Deno's Jupyter kernel (`deno jupyter`), where `Deno.jupyter` exists
+ * (elsewhere reading it throws).
+ *
+ * @example
+ * ```ts
+ * if (inJupyter()) console.error("shown under the notebook cell");
+ * ```
+ */
+export function inJupyter(): boolean {
+  try {
+    return typeof (Deno as unknown as { jupyter?: unknown }).jupyter === "object";
+  } catch {
+    return false;
+  }
 }

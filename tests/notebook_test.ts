@@ -43,3 +43,17 @@ Deno.test("notebook: showSvg gives the SVG as image/svg+xml and its title as tex
   assert.equal(b["image/svg+xml"], svg);
   assert.equal(b["text/plain"], "[SVG A & B]");
 });
+
+Deno.test("notebooks: committed without outputs (scripts/run_notebooks.sh executes copies)", async () => {
+  const dir = new URL("../notebooks/", import.meta.url);
+  const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".ipynb"));
+  assert.ok(names.includes("01_outliers.ipynb"));
+  for (const name of names) {
+    const nb = JSON.parse(await Deno.readTextFile(new URL(name, dir)));
+    assert.equal(nb.metadata.kernelspec.name, "deno", name);
+    for (const c of nb.cells.filter((c: { cell_type: string }) => c.cell_type === "code")) {
+      assert.deepEqual(c.outputs, [], `${name}: cell ${c.id} has outputs`);
+      assert.equal(c.execution_count, null, `${name}: cell ${c.id} has an execution count`);
+    }
+  }
+});

@@ -181,6 +181,13 @@ Deno.test("stats: collected on the embedded model, written as Arrow and read bac
   const back = await readStats(dir);
   assert.equal(back.meta.samples, "3");
   assert.equal(back.meta.source, "wikitext2_valid_sample.txt");
+  assert.equal(back.meta.model, "embedded"); // the folder's name, not an absolute path
+  // the in-memory tables carry the same metadata (the figures' subtitles read it)
+  const mem = stats.tables();
+  for (const t of [mem.scalars, mem.channels, mem.histograms]) {
+    assert.equal(t.schema.metadata.get("model"), "embedded");
+    assert.equal(t.schema.metadata.get("samples"), "3");
+  }
   const rows = back.scalars.toArray();
   const u1 = stats.get(1, "u")!;
   const find = (stat: string) =>

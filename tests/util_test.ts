@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { tableFromArrays } from "apache-arrow";
 import { readArrowFile, tableMetadata, writeArrowFile } from "../lib/arrow.ts";
 import { writeFileAtomic } from "../lib/fsutil.ts";
-import { formatSeconds, Progress } from "../lib/progress.ts";
+import { formatSeconds, inJupyter, Progress } from "../lib/progress.ts";
 
 Deno.test("arrow: a table and its metadata read back", async () => {
   const dir = await Deno.makeTempDir();
@@ -42,4 +42,9 @@ Deno.test("progress: rate, ETA and the non-terminal line mode", () => {
   assert.match(lines.at(-1)!, /4\/4 100% .* in /);
   assert.equal(formatSeconds(75), "1m15s");
   assert.equal(formatSeconds(NaN), "?");
+});
+
+Deno.test("progress: outside a notebook, no Jupyter kernel is detected", () => {
+  // (inside one, notebooks/00_smoke.ipynb checks it; scripts/run_notebooks.sh runs it)
+  assert.equal(inJupyter(), false);
 });

@@ -3,7 +3,7 @@
  * they are saved as (schema: lib/stats/schema.ts).
  */
 import { tableFromArrays } from "apache-arrow";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { type Table, tableMetadata, writeArrowFile } from "../arrow.ts";
 import { readStatsTables, type StatsTables, TABLE_COLUMNS } from "./io.ts";
 import type { CalibrationSet } from "../calibration.ts";
@@ -52,7 +52,7 @@ export class ActivationStats {
     return this.stats.get(`${layer}/${tensor}`)?.s;
   }
 
-  /** The three tables of lib/stats/schema.ts. */
+  /** The three tables of lib/stats/schema.ts, with `meta` on each table's schema. */
   tables(): { scalars: Table; channels: Table; histograms: Table } {
     const sc = {
       layer: [] as number[],
@@ -102,7 +102,7 @@ export class ActivationStats {
       }
     }
     const i32 = (a: number[]) => Int32Array.from(a), f64 = (a: number[]) => Float64Array.from(a);
-    return {
+    const tables = {
       scalars: tableFromArrays({
         layer: i32(sc.layer),
         tensor: sc.tensor,
@@ -123,6 +123,10 @@ export class ActivationStats {
         count: f64(hi.count),
       }),
     };
+    for (const t of Object.values(tables)) {
+      for (const [k, v] of Object.entries(this.meta)) t.schema.metadata.set(k, v);
+    }
+    return tables;
   }
 }
 
@@ -151,7 +155,8 @@ export async function collectStats(
     });
   const tokens = calib.samples.reduce((a, s) => a + s.length, 0);
   const result = new ActivationStats({
-    model: "store" in target ? target.dir : target.name,
+    // the folder's name, not its absolute path: tables and figures stay portable
+    model: "store" in target ? basename(target.dir) : target.name,
     method: "store" in target ? "fp32" : "transformed fp32",
     samples: String(calib.samples.length),
     max_len: String(Math.max(...calib.samples.map((s) => s.length))),
