@@ -68,7 +68,12 @@ export function clippingPlot(tables: { scalars: Table }, options: ClippingOption
     y: {
       type: "log",
       label: `|${tensor}| (activation value, log scale)`,
-      nice: true,
+      // padded around the data: a "nice" log domain would snap to whole decades and leave the
+      // values (often within a factor of 2 of each other) squeezed into a sliver of the plot
+      domain: [
+        Math.min(...data.map((d) => d.value)) / 1.15,
+        Math.max(...data.map((d) => d.value)) * 1.15,
+      ],
       tickFormat: fmt,
       labelAnchor: "center",
       labelArrow: "none",
