@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tableFromArrays } from "apache-arrow";
-import { type MimeBundle, showSvg, showTable } from "../lib/notebook.ts";
+import { display, type MimeBundle, showSvg, showTable } from "../lib/notebook.ts";
 
 const bundle = (d: unknown): MimeBundle =>
   (d as Record<symbol, () => MimeBundle>)[Symbol.for("Jupyter.display")]();
@@ -42,4 +42,16 @@ Deno.test("notebook: showSvg gives the SVG as image/svg+xml and its title as tex
   const b = bundle(showSvg(svg));
   assert.equal(b["image/svg+xml"], svg);
   assert.equal(b["text/plain"], "[SVG A & B]");
+});
+
+Deno.test("notebook: display prints the text form outside a notebook", async () => {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (s: string) => lines.push(s);
+  try {
+    await display(showTable([{ a: 1 }]));
+  } finally {
+    console.log = log;
+  }
+  assert.deepEqual(lines, ["a\n1"]);
 });
