@@ -111,3 +111,33 @@ export function showSvg(svg: string, alt = "figure"): Displayable {
   const text = () => `[SVG ${title.replace(/&amp;/g, "&")}]`;
   return displayable(() => ({ "image/svg+xml": svg, "text/plain": text() }), text);
 }
+
+/**
+ * Displays a value (a `showTable` or `showSvg` result, or anything the kernel renders) and then
+ * waits `settleMs` (default 20 ms). Deno 2.9.6's kernel can publish a cell's idle status before
+ * its output, and nbconvert/nbclient then record the cell without it: about 1 output in 25 under
+ * `scripts/run_notebooks.sh` for a last expression or an un-waited `Deno.jupyter.display`, none
+ * in 160 with this wait. Outside a notebook it prints the value's text form.
+ *
+ * @example
+ * ```ts
+ * await display(showSvg(absmaxHeatmap(stats)));
+ * ```
+ */
+export async function display(value: unknown, settleMs = 20): Promise<void> {
+  const jupyter = jupyterApi();
+  if (!jupyter) {
+    console.log(String(value));
+    return;
+  }
+  await jupyter.display(value);
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
+}
+
+function jupyterApi(): { display(value: unknown): Promise<void> } | undefined {
+  try {
+    return (Deno as unknown as { jupyter?: { display(value: unknown): Promise<void> } }).jupyter;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tableFromArrays } from "apache-arrow";
-import { type MimeBundle, showSvg, showTable } from "../lib/notebook.ts";
+import { display, type MimeBundle, showSvg, showTable } from "../lib/notebook.ts";
 
 const bundle = (d: unknown): MimeBundle =>
   (d as Record<symbol, () => MimeBundle>)[Symbol.for("Jupyter.display")]();
@@ -56,4 +56,16 @@ Deno.test("notebooks: committed without outputs (scripts/run_notebooks.sh execut
       assert.equal(c.execution_count, null, `${name}: cell ${c.id} has an execution count`);
     }
   }
+});
+
+Deno.test("notebook: display prints the text form outside a notebook", async () => {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (s: string) => lines.push(s);
+  try {
+    await display(showTable([{ a: 1 }]));
+  } finally {
+    console.log = log;
+  }
+  assert.deepEqual(lines, ["a\n1"]);
 });
