@@ -1,0 +1,66 @@
+/** The CPU performance targets of issue 6, as ratios from rows measured in one run. */
+import type { BenchRow } from "./table.ts";
+
+export interface TargetCheck {
+  model: string;
+  method: string;
+  name: string;
+  value: number;
+  target: number;
+  /** "min": value must be at least target; "max": at most */
+  kind: "min" | "max";
+  met: boolean;
+}
+
+/** The targets: int8 TPOT ≥ 2.5x and TTFT ≥ 3x faster than fp32; decode ≤ 1.5x the floor. */
+export const CPU_TARGETS = { tpot: 2.5, ttft: 3, floor: 1.5 };
+
+/**
+ * Checks every int8 row of `model` against that model's fp32 row.
+ *
+ * @example
+ * ```ts
+ * for (const t of checkTargets(rows)) console.log(formatTarget(t));
+ * ```
+ */
+export function checkTargets(rows: BenchRow[], model = "mamba-130m"): TargetCheck[] {
+  const fp = rows.find((r) => r.model === model && r.method === "fp32");
+  const out: TargetCheck[] = [];
+  for (const r of rows.filter((r) => r.model === model && r.bits.startsWith("W8"))) {
+    const add = (name: string, value: number, target: number, kind: "min" | "max") =>
+      out.push({
+        model,
+        method: r.method,
+        name,
+        value,
+        target,
+        kind,
+        met: kind === "min" ? value >= target : value <= target,
+      });
+    if (fp) {
+      add(
+        "TPOT speed-up vs fp32",
+        fp.latency.tpot.mean / r.latency.tpot.mean,
+        CPU_TARGETS.tpot,
+        "min",
+      );
+      add(
+        "TTFT speed-up vs fp32",
+        fp.latency.ttft.mean / r.latency.ttft.mean,
+        CPU_TARGETS.ttft,
+        "min",
+      );
+    }
+    if (r.floorRatio !== undefined) {
+      add("decode / bandwidth floor", r.floorRatio, CPU_TARGETS.floor, "max");
+    }
+  }
+  return out;
+}
+
+/** `mamba-130m quamba: TPOT speed-up vs fp32 1.41x (target >= 2.5x): NOT MET` */
+export function formatTarget(t: TargetCheck): string {
+  return `${t.model} ${t.method}: ${t.name} ${t.value.toFixed(2)}x (target ${
+    t.kind === "min" ? ">=" : "<="
+  } ${t.target}x): ${t.met ? "met" : "NOT MET"}`;
+}

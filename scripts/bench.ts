@@ -1,0 +1,261 @@
+/**
+ * Latency and memory of generation (issue 6): TTFT, TPOT, TTLT per model size and method, the
+ * bandwidth floor of a decode step, and the CPU targets as ratios measured in one run.
+ *
+ *   deno task bench --sizes 130m,370m --methods fp32,quamba --ep cpu --prompt 512 --gen 512
+ */
+import { join, resolve } from "node:path";
+import { writeArrowFile } from "../lib/arrow.ts";
+import { type Bandwidth, bandwidthFloor, copyBandwidth } from "../lib/bench/bandwidth.ts";
+import { benchEnv, envLine, foreignLoad } from "../lib/bench/env.ts";
+import {
+  BENCH_METHODS,
+  benchCacheDir,
+  checkMethod,
+  ensureBenchGraphs,
+  FIXED_ACT_SCALE,
+} from "../lib/bench/graphs.ts";
+import { inspectModel } from "../lib/bench/inspect.ts";
+import { measureLatency, measurePrefill, type Summary } from "../lib/bench/latency.ts";
+import { resetPeakMemory, residentMemory, RssSampler, stateBytes } from "../lib/bench/memory.ts";
+import { openBenchModel } from "../lib/bench/open.ts";
+import { type BenchRow, bitsOf, formatTable, rowsTable } from "../lib/bench/table.ts";
+import { checkTargets, formatTarget } from "../lib/bench/targets.ts";
+import { sha256 } from "../lib/cache.ts";
+import { openCheckpoint } from "../lib/checkpoint.ts";
+import { intOption, parseCli, runCli } from "../lib/cli.ts";
+import type { MambaConfig } from "../lib/config.ts";
+import { KitError } from "../lib/errors.ts";
+import { writeFileAtomic } from "../lib/fsutil.ts";
+import type { WeightSource } from "../lib/mamba_onnx.ts";
+import { latencyPlot, scalingPlot } from "../lib/plots/latency.ts";
+import { svgToPng } from "../lib/plots/png.ts";
+import { Progress } from "../lib/progress.ts";
+import { parseEp } from "../lib/runtime.ts";
+import { MAMBA_SHAPES, shapeConfig, syntheticWeights } from "../lib/synthetic.ts";
+
+const USAGE = `Latency (TTFT, TPOT, TTLT) and memory of fp and int8 graphs.
+
+usage: deno task bench [options]
+  --sizes LIST      family shapes with seeded random weights: 130m,370m,790m,1.4b,2.8b
+                    (default 130m; latency does not depend on the weight values)
+  --model DIR       also a checkpoint folder (int8 methods use fixed activation scales: timing only)
+  --methods LIST    ${Object.keys(BENCH_METHODS).join(",")} (default fp32,quamba)
+  --ep NAME         cpu (default), webgpu, cuda
+  --prompt N        prompt tokens (default 512)
+  --gen N           generated tokens (default 512)
+  --warmup N        untimed generations first (default 1; the paper: 10)
+  --repeats N       timed generations (default 3; the paper: 100)
+  --threads N       onnxruntime intra-op threads (default: all cores)
+  --scaling LIST    also TTFT alone at these prompt lengths, e.g. 128,512,2048
+  --all-logits      prefill computes the logits of every position (default: the last only)
+  --no-fold         keep the int8 graphs' DequantizeLinear of conv1d, A_log, D, dt bias at run
+                    time, exactly as lib/quant builds them (default: stored dequantized)
+  --out DIR         where to write bench.{json,arrow} and the figures (default reports/bench)
+  --no-bandwidth    skip the copy benchmark (no bandwidth floor)`;
+
+interface ModelEntry {
+  name: string;
+  config: MambaConfig;
+  src: WeightSource;
+  weights: string;
+  key: string;
+}
+
+async function models(sizes: string[], dir?: string): Promise<ModelEntry[]> {
+  const out: ModelEntry[] = sizes.map((s) => {
+    const name = s.startsWith("mamba-") ? s : `mamba-${s}`;
+    if (!MAMBA_SHAPES[name]) {
+      throw new KitError(`unknown size '${s}' (known: ${Object.keys(MAMBA_SHAPES).join(", ")})`);
+    }
+    const config = shapeConfig(name);
+    return { name, config, src: syntheticWeights(config), weights: "synthetic", key: name };
+  });
+  if (dir) {
+    const ckpt = await openCheckpoint(dir);
+    const key = `ckpt-${(await sha256(resolve(dir))).slice(0, 12)}`;
+    out.push({ name: dir, config: ckpt.config, src: ckpt.store, weights: resolve(dir), key });
+  }
+  return out;
+}
+
+const list = (s: string | undefined, d: string) =>
+  (s ?? d).split(",").map((x) => x.trim()).filter(Boolean);
+
+await runCli(async () => {
+  const o = parseCli(Deno.args, {
+    sizes: { type: "string" },
+    model: { type: "string" },
+    methods: { type: "string" },
+    ep: { type: "string" },
+    prompt: { type: "string" },
+    gen: { type: "string" },
+    warmup: { type: "string" },
+    repeats: { type: "string" },
+    threads: { type: "string" },
+    scaling: { type: "string" },
+    "all-logits": { type: "boolean" },
+    out: { type: "string" },
+    "no-bandwidth": { type: "boolean" },
+    "no-fold": { type: "boolean" },
+  }, USAGE);
+  const ep = parseEp(o.ep ?? "cpu");
+  const methods = list(o.methods, "fp32,quamba");
+  methods.forEach(checkMethod);
+  const prompt = intOption(o.prompt, "prompt", 512), gen = intOption(o.gen, "gen", 512);
+  const warmup = intOption(o.warmup, "warmup", 1), repeats = intOption(o.repeats, "repeats", 3);
+  if (prompt < 1 || gen < 1 || repeats < 1) {
+    throw new KitError("--prompt, --gen, --repeats must be >= 1");
+  }
+  const threads = intOption(o.threads, "threads", 0) || undefined;
+  const scaling = list(o.scaling, "").map((s) => intOption(s, "scaling", 0));
+  const lastLogits = !o["all-logits"], foldParams = !o["no-fold"];
+  const outDir = o.out ?? "reports/bench";
+  const entries = await models(o.sizes || !o.model ? list(o.sizes, "130m") : [], o.model);
+
+  const env = benchEnv();
+  console.log(`environment: ${envLine(env)}`);
+  const load0 = await foreignLoad(1000);
+  console.log(`other processes keep ${load0?.toFixed(2) ?? "?"} of ${env.cores} cores busy`);
+  let bw: Bandwidth | undefined;
+  if (!o["no-bandwidth"] && ep === "cpu") {
+    bw = await copyBandwidth({ threads: threads ?? env.cores });
+    console.log(
+      `copy bandwidth (${bw.threads} threads, read + write): ${
+        (bw.bytesPerSecond / 1e9).toFixed(1)
+      } GB/s ` +
+        `(median ${(bw.medianBytesPerSecond / 1e9).toFixed(1)})`,
+    );
+  }
+  console.log(
+    `settings: prompt ${prompt}, gen ${gen}, ${warmup} warm-up + ${repeats} timed generations, ` +
+      `threads ${threads ?? "all"}, ${
+        lastLogits ? "last-position" : "all-position"
+      } prefill logits`,
+  );
+  if (entries.some((e) => e.weights === "synthetic")) {
+    console.log("weights: seeded random values of each shape (latency does not depend on them)");
+  }
+  if (methods.some((m) => bitsOf(m).startsWith("W8"))) {
+    console.log(`int8 graphs: fixed activation scales (${FIXED_ACT_SCALE}), no calibration`);
+  }
+
+  const rows: BenchRow[] = [];
+  const scalingRows: { model: string; method: string; prompt: number; ttft: Summary }[] = [];
+  for (const m of entries) {
+    for (const method of methods) {
+      const dir = benchCacheDir(m.key, method, { lastLogits, foldParams });
+      await ensureBenchGraphs(dir, m.config, m.src, method, m.name, { lastLogits, foldParams });
+      const ins = await inspectModel(dir, ep, threads);
+      const load = await foreignLoad(1000);
+      resetPeakMemory();
+      const sampler = new RssSampler();
+      const model = await openBenchModel(dir, { config: m.config, source: m.name, method }, ep, {
+        threads,
+      });
+      const bar = new Progress(`${m.name} ${method}`, warmup + repeats);
+      const latency = await measureLatency(model, {
+        prompt,
+        gen,
+        warmup,
+        repeats,
+        onRepeat: () => bar.tick(),
+      });
+      bar.done();
+      for (const L of scaling) {
+        const [r] = await measurePrefill(model, [L], { warmup: 1, repeats });
+        scalingRows.push({ model: m.name, method, ...r });
+        console.log(
+          `  TTFT at ${L} tokens: ${r.ttft.mean.toFixed(1)} ms (median ${
+            r.ttft.median.toFixed(1)
+          })`,
+        );
+      }
+      await model.close();
+      const peak = Math.max(sampler.stop(), residentMemory()?.peak ?? 0);
+      const sb = stateBytes(m.config);
+      const floor = bw
+        ? bandwidthFloor({
+          weightBytes: ins.decodeBytesPerToken,
+          stateBytes: sb,
+          bytesPerSecond: bw.bytesPerSecond,
+          stepMs: latency.tpot.mean,
+        })
+        : undefined;
+      const row: BenchRow = {
+        model: m.name,
+        method,
+        weights: m.weights,
+        bits: bitsOf(method),
+        weightBytes: ins.weightBytes,
+        stateBytes: sb,
+        decodeBytesPerToken: ins.decodeBytesPerToken,
+        peakRssBytes: peak,
+        latency,
+        floorMs: floor?.floorMs,
+        floorRatio: floor?.ratio,
+        foreignLoad: load,
+        fusedPrefill: ins.prefill.fused,
+        fusedDecode: ins.decode.fused,
+        nodesDecode: ins.decode.nodes,
+      };
+      rows.push(row);
+      console.log(
+        `  TTFT ${latency.ttft.mean.toFixed(1)} ms, TPOT ${latency.tpot.mean.toFixed(2)} ms` +
+          (floor ? ` (floor ${floor.floorMs.toFixed(2)} ms, ${floor.ratio!.toFixed(2)}x)` : "") +
+          `, TTLT ${
+            (latency.ttlt.mean / 1000).toFixed(2)
+          } s; ${ins.decode.nodes} nodes per decode step; ` +
+          `other load ${load?.toFixed(2) ?? "?"}`,
+      );
+    }
+  }
+  console.log();
+  console.log(formatTable(rows));
+  const targets = checkTargets(rows);
+  if (targets.length) {
+    console.log("\nCPU targets (issue 6), measured in this run:");
+    for (const t of targets) console.log(`  ${formatTarget(t)}`);
+  }
+  const load1 = await foreignLoad(1000);
+  console.log(
+    `\nother processes' load: ${load0?.toFixed(2) ?? "?"} before, ${
+      load1?.toFixed(2) ?? "?"
+    } after (cores)`,
+  );
+
+  const settings = {
+    ep,
+    prompt,
+    gen,
+    warmup,
+    repeats,
+    threads: threads ?? env.cores,
+    lastLogits,
+    fixedActScale: FIXED_ACT_SCALE,
+  };
+  const meta = { settings, env, bandwidth: bw, foreignLoad: { before: load0, after: load1 } };
+  await writeFileAtomic(
+    join(outDir, "bench.json"),
+    JSON.stringify({ ...meta, rows, targets, scaling: scalingRows }, null, 2),
+  );
+  await writeArrowFile(join(outDir, "bench.arrow"), rowsTable(rows), {
+    settings: JSON.stringify(settings),
+    env: JSON.stringify(env),
+    bandwidth: JSON.stringify(bw ?? null),
+  });
+  const figs: [string, string][] = [[
+    "latency",
+    latencyPlot(rows, { env: envLine(env), settings }),
+  ]];
+  if (scalingRows.length) {
+    figs.push(["prefill_scaling", scalingPlot(scalingRows, { env: envLine(env) })]);
+  }
+  for (const [name, svg] of figs) {
+    await writeFileAtomic(join(outDir, `${name}.svg`), svg);
+    await writeFileAtomic(join(outDir, `${name}.png`), svgToPng(svg));
+  }
+  console.log(
+    `wrote ${outDir}/bench.json, bench.arrow, ${figs.map(([n]) => `${n}.svg/png`).join(", ")}`,
+  );
+});
