@@ -20,6 +20,23 @@ const sizeOrder = (names: string[]) => {
 };
 
 /**
+ * Label positions on a log axis at least `gap` px apart, in the order of the values (each label
+ * as close to its own value as that allows).
+ */
+export function spreadLabels<T extends { mean: number }>(
+  items: T[],
+  domain: number[],
+  heightPx: number,
+  gap = 13,
+): (T & { yLabel: number })[] {
+  const step = gap / heightPx * Math.log10(domain[1] / domain[0]);
+  const sorted = [...items].sort((a, b) => a.mean - b.mean);
+  const logs = sorted.map((d) => Math.log10(d.mean));
+  for (let i = 1; i < logs.length; i++) logs[i] = Math.max(logs[i], logs[i - 1] + step);
+  return sorted.map((d, i) => ({ ...d, yLabel: 10 ** logs[i] }));
+}
+
+/**
  * TTFT, TPOT and TTLT (mean, with a tick at p90) against model size, one line per method, log y.
  *
  * @example
@@ -39,29 +56,50 @@ export function latencyPlot(
   const methods = [...new Set(rows.map((r) => r.method))];
   const models = sizeOrder(rows.map((r) => r.model));
   const panel = (label: string, get: (r: BenchRow) => Summary, unit = 1) => {
-    const data = rows.map((r) => ({
-      model: r.model,
-      method: r.method,
-      mean: get(r).mean / unit,
-      p90: get(r).p90 / unit,
-    }));
+    const data = rows.map((r) => {
+      const base = rows.find((b) => b.model === r.model && b.method === "fp32");
+      const mean = get(r).mean / unit;
+      const speedup = base && r.method !== "fp32" ? (get(base).mean / unit) / mean : undefined;
+      const v = mean >= 100 ? mean.toFixed(0) : mean.toPrecision(3);
+      return {
+        model: r.model,
+        method: r.method,
+        mean,
+        p90: get(r).p90 / unit,
+        label: speedup ? `${v} (${speedup.toFixed(2)}x)` : v,
+      };
+    });
+    const ys = data.flatMap((d) => [d.mean, d.p90]).filter((y) => y > 0);
+    const domain = [Math.min(...ys) / 1.4, Math.max(...ys) * 1.4];
+    const labels = spreadLabels(
+      data.filter((d) => d.model === models[models.length - 1]),
+      domain,
+      190 - 50,
+    );
     return plotBlock({
       width,
-      height: 200,
+      height: 190,
       marginLeft: 60,
-      marginRight: 90,
-      x: { type: "point", domain: models, label: null, padding: 0.3 },
-      y: { type: "log", label, grid: true, nice: true, labelAnchor: "center", labelArrow: "none" },
+      marginRight: 150,
+      x: { type: "point", domain: models, label: null, padding: 0.4 },
+      y: {
+        type: "log",
+        label,
+        grid: true,
+        domain,
+        labelAnchor: "center",
+        labelArrow: "none",
+      },
       color: { domain: methods, range: methods.map(colorOf) },
       marks: [
-        Plot.line(data, { x: "model", y: "mean", stroke: "method", strokeWidth: 2 }),
+        Plot.line(data, { x: "model", y: "mean", stroke: "method", z: "method", strokeWidth: 2 }),
         Plot.dot(data, { x: "model", y: "mean", fill: "method", r: 3.5 }),
         Plot.dot(data, { x: "model", y: "p90", stroke: "method", symbol: "times", r: 3 }),
-        Plot.text(data.filter((d) => d.model === models[models.length - 1]), {
+        Plot.text(labels, {
           x: "model",
-          y: "mean",
-          text: (d) => d.mean >= 100 ? d.mean.toFixed(0) : d.mean.toPrecision(3),
-          dx: 8,
+          y: "yLabel",
+          text: "label",
+          dx: 10,
           textAnchor: "start",
           fill: "method",
         }),
@@ -70,7 +108,7 @@ export function latencyPlot(
   };
   const s = options.settings;
   return figure({
-    title: "Generation latency vs model size, float vs int8",
+    title: "Generation latency vs model size, float vs int8 (CPU)",
     subtitle: (s
       ? `prompt ${s.prompt}, ${s.gen} generated tokens, mean of ${s.repeats} (tick: p90). `
       : "") +
@@ -82,7 +120,8 @@ export function latencyPlot(
       panel("TPOT (ms per token, log)", (r) => r.latency.tpot),
       panel("TTLT (s, log)", (r) => r.latency.ttlt, 1000),
     ],
-    caption: "TTFT: prefill of the prompt to the first token. TPOT: one decode step. " +
+    caption: "Labels: mean at the largest size (speed-up over fp32). " +
+      "TTFT: prefill of the prompt to the first token. TPOT: one decode step. " +
       "TTLT: prefill and all decode steps. Synthetic rows: seeded random weights of the shape.",
   });
 }
