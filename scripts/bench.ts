@@ -52,7 +52,10 @@ usage: deno task bench [options]
   --no-fold         keep the int8 graphs' DequantizeLinear of conv1d, A_log, D, dt bias at run
                     time, exactly as lib/quant builds them (default: stored dequantized)
   --out DIR         where to write bench.{json,arrow} and the figures (default reports/bench)
-  --no-bandwidth    skip the copy benchmark (no bandwidth floor)`;
+  --no-bandwidth    skip the copy benchmark (no bandwidth floor)
+  --max-load X      before each measurement, wait while other processes keep more than X
+                    cores busy (default 0.3; the load is recorded with every row)
+  --wait S          wait at most S seconds for that (default 300), then measure anyway`;
 
 interface ModelEntry {
   name: string;
@@ -98,7 +101,21 @@ await runCli(async () => {
     out: { type: "string" },
     "no-bandwidth": { type: "boolean" },
     "no-fold": { type: "boolean" },
+    "max-load": { type: "string" },
+    wait: { type: "string" },
   }, USAGE);
+  const maxLoad = Number(o["max-load"] ?? 0.3), maxWait = intOption(o.wait, "wait", 300);
+  /** Waits for the other processes to quiet down; returns their load when measuring starts. */
+  const quiet = async (what: string) => {
+    const t0 = performance.now();
+    let load = await foreignLoad(1000);
+    while (load !== undefined && load > maxLoad && performance.now() - t0 < maxWait * 1000) {
+      console.error(`  other processes keep ${load.toFixed(2)} cores busy: waiting before ${what}`);
+      await new Promise((r) => setTimeout(r, 10_000));
+      load = await foreignLoad(2000);
+    }
+    return load;
+  };
   const ep = parseEp(o.ep ?? "cpu");
   const methods = list(o.methods, "fp32,quamba");
   methods.forEach(checkMethod);
@@ -115,7 +132,7 @@ await runCli(async () => {
 
   const env = benchEnv();
   console.log(`environment: ${envLine(env)}`);
-  const load0 = await foreignLoad(1000);
+  const load0 = await quiet("the copy benchmark");
   console.log(`other processes keep ${load0?.toFixed(2) ?? "?"} of ${env.cores} cores busy`);
   let bw: Bandwidth | undefined;
   if (!o["no-bandwidth"] && ep === "cpu") {
@@ -147,7 +164,7 @@ await runCli(async () => {
       const dir = benchCacheDir(m.key, method, { lastLogits, foldParams });
       await ensureBenchGraphs(dir, m.config, m.src, method, m.name, { lastLogits, foldParams });
       const ins = await inspectModel(dir, ep, threads);
-      const load = await foreignLoad(1000);
+      const load = await quiet(`${m.name} ${method}`);
       resetPeakMemory();
       const sampler = new RssSampler();
       const model = await openBenchModel(dir, { config: m.config, source: m.name, method }, ep, {
