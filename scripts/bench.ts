@@ -148,7 +148,9 @@ await runCli(async () => {
     `settings: prompt ${prompt}, gen ${gen}, ${warmup} warm-up + ${repeats} timed generations, ` +
       `threads ${threads ?? "all"}, ${
         lastLogits ? "last-position" : "all-position"
-      } prefill logits`,
+      } prefill logits, int8 parameters ${
+        foldParams ? "stored dequantized" : "dequantized at run time"
+      }`,
   );
   if (entries.some((e) => e.weights === "synthetic")) {
     console.log("weights: seeded random values of each shape (latency does not depend on them)");
@@ -189,6 +191,7 @@ await runCli(async () => {
         );
       }
       await model.close();
+      const loadAfter = await foreignLoad(1000);
       const peak = Math.max(sampler.stop(), residentMemory()?.peak ?? 0);
       const sb = stateBytes(m.config);
       const floor = bw
@@ -212,6 +215,7 @@ await runCli(async () => {
         floorMs: floor?.floorMs,
         floorRatio: floor?.ratio,
         foreignLoad: load,
+        foreignLoadAfter: loadAfter,
         fusedPrefill: ins.prefill.fused,
         fusedDecode: ins.decode.fused,
         nodesDecode: ins.decode.nodes,
@@ -223,7 +227,7 @@ await runCli(async () => {
           `, TTLT ${
             (latency.ttlt.mean / 1000).toFixed(2)
           } s; ${ins.decode.nodes} nodes per decode step; ` +
-          `other load ${load?.toFixed(2) ?? "?"}`,
+          `other load ${load?.toFixed(2) ?? "?"} before, ${loadAfter?.toFixed(2) ?? "?"} after`,
       );
     }
   }
@@ -249,6 +253,8 @@ await runCli(async () => {
     repeats,
     threads: threads ?? env.cores,
     lastLogits,
+    foldParams,
+    maxLoad,
     fixedActScale: FIXED_ACT_SCALE,
   };
   const meta = { settings, env, bandwidth: bw, foreignLoad: { before: load0, after: load1 } };

@@ -24,6 +24,8 @@ export interface BenchRow {
   floorMs?: number;
   /** cores other processes kept busy just before the measurement */
   foreignLoad?: number;
+  /** the same just after it (another process that ran meanwhile shows here) */
+  foreignLoadAfter?: number;
   /** fused nodes in the optimised graphs */
   fusedPrefill: Record<string, number>;
   fusedDecode: Record<string, number>;
@@ -115,6 +117,7 @@ export function rowsTable(rows: BenchRow[]): Table {
     floor_ms: col((r) => r.floorMs ?? NaN),
     floor_ratio: col((r) => r.floorRatio ?? NaN),
     foreign_load: col((r) => r.foreignLoad ?? NaN),
+    foreign_load_after: col((r) => r.foreignLoadAfter ?? NaN),
     decode_nodes: Int32Array.from(rows, (r) => r.nodesDecode),
     fused_decode: rows.map((r) => JSON.stringify(r.fusedDecode)),
     fused_prefill: rows.map((r) => JSON.stringify(r.fusedPrefill)),
