@@ -269,10 +269,10 @@ await runCli(async () => {
   });
   const figs: [string, string][] = [[
     "latency",
-    latencyPlot(rows, { env: envLine(env), settings }),
+    latencyPlot(rows, { env: envLine(env, false), settings }),
   ]];
   if (scalingRows.length) {
-    figs.push(["prefill_scaling", scalingPlot(scalingRows, { env: envLine(env) })]);
+    figs.push(["prefill_scaling", scalingPlot(scalingRows, { env: envLine(env, false) })]);
   }
   for (const [name, svg] of figs) {
     await writeFileAtomic(join(outDir, `${name}.svg`), svg);

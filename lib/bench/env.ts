@@ -61,17 +61,19 @@ export function benchEnv(): BenchEnv {
   };
 }
 
-/** One line: `AMD EPYC, 2 cores (AVX2 AVX-512 VNNI), load 0.7, onnxruntime 1.30.0`. */
-export function envLine(env: BenchEnv): string {
+/** One line: `AMD EPYC, 2 cores (AVX2 AVX-512 VNNI), load 0.7, onnxruntime 1.30.0`; without
+ * the load average when `load` is false (for figures: it counts this process too). */
+export function envLine(env: BenchEnv, load = true): string {
   const flags = [
     env.flags.avx2 && "AVX2",
     env.flags.avx512 && "AVX-512",
     env.flags.vnni && "VNNI",
     env.flags.amx && "AMX",
   ].filter(Boolean).join(" ");
-  return `${env.cpu}, ${env.cores} cores (${flags || "no AVX2"}), load ${
-    env.load.map((x) => x.toFixed(2)).join(" ")
-  }, onnxruntime ${env.ort}, deno ${env.deno}`;
+  const avg = load ? `, load ${env.load.map((x) => x.toFixed(2)).join(" ")}` : "";
+  return `${env.cpu}, ${env.cores} cores (${
+    flags || "no AVX2"
+  })${avg}, onnxruntime ${env.ort}, deno ${env.deno}`;
 }
 
 /** Busy and total jiffies of all CPUs, from /proc/stat's first line. */

@@ -140,8 +140,9 @@ export function scalingPlot(
   options: { env?: string; width?: number } = {},
 ): string {
   const { width = 760 } = options;
+  const oneModel = new Set(rows.map((r) => r.model)).size === 1;
   const data = rows.map((r) => ({
-    series: `${r.model} ${r.method}`,
+    series: oneModel ? r.method : `${r.model} ${r.method}`,
     method: r.method,
     prompt: r.prompt,
     ms: r.ttft.mean,
@@ -158,7 +159,7 @@ export function scalingPlot(
   const palette = [COLORS.blue, COLORS.orange, COLORS.green, COLORS.red, COLORS.teal, COLORS.gray];
   const color = { domain: series, range: series.map((_, i) => palette[i % palette.length]) };
   return figure({
-    title: "Prefill time vs prompt length",
+    title: `Prefill time vs prompt length${oneModel ? ` (${rows[0].model})` : ""}`,
     subtitle: options.env,
     blocks: [
       swatchBlock(series.map((s, i) => ({ label: s, color: color.range[i] }))),
