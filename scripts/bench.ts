@@ -19,7 +19,13 @@ import { inspectModel } from "../lib/bench/inspect.ts";
 import { measureLatency, measurePrefill, type Summary } from "../lib/bench/latency.ts";
 import { resetPeakMemory, residentMemory, RssSampler, stateBytes } from "../lib/bench/memory.ts";
 import { openBenchModel } from "../lib/bench/open.ts";
-import { type BenchRow, bitsOf, formatTable, rowsTable } from "../lib/bench/table.ts";
+import {
+  type BenchRow,
+  bitsOf,
+  formatMarkdown,
+  formatTable,
+  rowsTable,
+} from "../lib/bench/table.ts";
 import { checkTargets, formatTarget } from "../lib/bench/targets.ts";
 import { sha256 } from "../lib/cache.ts";
 import { openCheckpoint } from "../lib/checkpoint.ts";
@@ -262,6 +268,7 @@ await runCli(async () => {
     join(outDir, "bench.json"),
     JSON.stringify({ ...meta, rows, targets, scaling: scalingRows }, null, 2),
   );
+  await writeFileAtomic(join(outDir, "bench.md"), formatMarkdown(rows) + "\n");
   await writeArrowFile(join(outDir, "bench.arrow"), rowsTable(rows), {
     settings: JSON.stringify(settings),
     env: JSON.stringify(env),
@@ -279,6 +286,8 @@ await runCli(async () => {
     await writeFileAtomic(join(outDir, `${name}.png`), svgToPng(svg));
   }
   console.log(
-    `wrote ${outDir}/bench.json, bench.arrow, ${figs.map(([n]) => `${n}.svg/png`).join(", ")}`,
+    `wrote ${outDir}/bench.json, bench.arrow, bench.md, ${
+      figs.map(([n]) => `${n}.svg/png`).join(", ")
+    }`,
   );
 });

@@ -123,3 +123,26 @@ export function rowsTable(rows: BenchRow[]): Table {
     fused_prefill: rows.map((r) => JSON.stringify(r.fusedPrefill)),
   });
 }
+
+/** The rows as a Markdown table (for a README), speed-ups against the same model's `base`. */
+export function formatMarkdown(rows: BenchRow[], base = "fp32"): string {
+  const head =
+    "| model | method | bits | size MB | state MB | peak RSS MB | TTFT ms (mean / med / p90) | TPOT ms (mean / med / p90) | TTLT s | × floor | speed-up TTFT / TPOT / TTLT |";
+  const lines = rows.map((r) => {
+    const b = rows.find((x) => x.model === r.model && x.method === base);
+    const l = r.latency;
+    const sp = b
+      ? `${f(b.latency.ttft.mean / l.ttft.mean, 2)} / ${
+        f(b.latency.tpot.mean / l.tpot.mean, 2)
+      } / ${f(b.latency.ttlt.mean / l.ttlt.mean, 2)}`
+      : "-";
+    return `| ${r.model} | ${r.method} | ${r.bits} | ${f(r.weightBytes / MB)} | ${
+      f(r.stateBytes / MB, 2)
+    } | ${f(r.peakRssBytes / MB, 0)} | ${f(l.ttft.mean)} / ${f(l.ttft.median)} / ${
+      f(l.ttft.p90)
+    } | ${f(l.tpot.mean, 2)} / ${f(l.tpot.median, 2)} / ${f(l.tpot.p90, 2)} | ${
+      f(l.ttlt.mean / 1000, 2)
+    } | ${r.floorRatio === undefined ? "-" : f(r.floorRatio, 2)} | ${sp} |`;
+  });
+  return [head, `|${"---|".repeat(11)}`, ...lines].join("\n");
+}
