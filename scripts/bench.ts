@@ -16,9 +16,9 @@ import {
   FIXED_ACT_SCALE,
 } from "../lib/bench/graphs.ts";
 import { inspectModel } from "../lib/bench/inspect.ts";
-import { measureLatency, measurePrefill, type Summary } from "../lib/bench/latency.ts";
-import { resetPeakMemory, residentMemory, RssSampler, stateBytes } from "../lib/bench/memory.ts";
-import { openBenchModel } from "../lib/bench/open.ts";
+import type { Summary } from "../lib/bench/latency.ts";
+import { measureIsolated, measureOne, type MeasureSpec } from "../lib/bench/measure.ts";
+import { stateBytes } from "../lib/bench/memory.ts";
 import {
   type BenchRow,
   bitsOf,
@@ -36,7 +36,6 @@ import { writeFileAtomic } from "../lib/fsutil.ts";
 import type { WeightSource } from "../lib/mamba_onnx.ts";
 import { latencyPlot, scalingPlot } from "../lib/plots/latency.ts";
 import { svgToPng } from "../lib/plots/png.ts";
-import { Progress } from "../lib/progress.ts";
 import { parseEp } from "../lib/runtime.ts";
 import { MAMBA_SHAPES, shapeConfig, syntheticWeights } from "../lib/synthetic.ts";
 
@@ -61,6 +60,8 @@ usage: deno task bench [options]
   --no-bandwidth    skip the copy benchmark (no bandwidth floor)
   --max-load X      before each measurement, wait while other processes keep more than X
                     cores busy (default 0.3; the load is recorded with every row)
+  --in-process      measure in this process (default: each model and method in a fresh process,
+                    so that its peak RSS is its own)
   --wait S          wait at most S seconds for that (default 300), then measure anyway`;
 
 interface ModelEntry {
@@ -108,8 +109,10 @@ await runCli(async () => {
     "no-bandwidth": { type: "boolean" },
     "no-fold": { type: "boolean" },
     "max-load": { type: "string" },
+    "in-process": { type: "boolean" },
     wait: { type: "string" },
   }, USAGE);
+  const inProcess = !!o["in-process"];
   const maxLoad = Number(o["max-load"] ?? 0.3), maxWait = intOption(o.wait, "wait", 300);
   /** Waits for the other processes to quiet down; returns their load when measuring starts. */
   const quiet = async (what: string) => {
@@ -173,32 +176,31 @@ await runCli(async () => {
       await ensureBenchGraphs(dir, m.config, m.src, method, m.name, { lastLogits, foldParams });
       const ins = await inspectModel(dir, ep, threads);
       const load = await quiet(`${m.name} ${method}`);
-      resetPeakMemory();
-      const sampler = new RssSampler();
-      const model = await openBenchModel(dir, { config: m.config, source: m.name, method }, ep, {
+      const spec: MeasureSpec = {
+        dir,
+        config: m.config,
+        model: m.name,
+        method,
+        ep,
         threads,
-      });
-      const bar = new Progress(`${m.name} ${method}`, warmup + repeats);
-      const latency = await measureLatency(model, {
         prompt,
         gen,
         warmup,
         repeats,
-        onRepeat: () => bar.tick(),
-      });
-      bar.done();
-      for (const L of scaling) {
-        const [r] = await measurePrefill(model, [L], { warmup: 1, repeats });
+        scaling,
+      };
+      const res = inProcess ? await measureOne(spec) : await measureIsolated(spec);
+      const { latency } = res;
+      for (const r of res.scaling) {
         scalingRows.push({ model: m.name, method, ...r });
         console.log(
-          `  TTFT at ${L} tokens: ${r.ttft.mean.toFixed(1)} ms (median ${
+          `  TTFT at ${r.prompt} tokens: ${r.ttft.mean.toFixed(1)} ms (median ${
             r.ttft.median.toFixed(1)
           })`,
         );
       }
-      await model.close();
       const loadAfter = await foreignLoad(1000);
-      const peak = Math.max(sampler.stop(), residentMemory()?.peak ?? 0);
+      const peak = res.peakRssBytes;
       const sb = stateBytes(m.config);
       const floor = bw
         ? bandwidthFloor({
@@ -217,6 +219,8 @@ await runCli(async () => {
         stateBytes: sb,
         decodeBytesPerToken: ins.decodeBytesPerToken,
         peakRssBytes: peak,
+        loadedRssBytes: res.loadedRssBytes,
+        baseRssBytes: res.baseRssBytes,
         latency,
         floorMs: floor?.floorMs,
         floorRatio: floor?.ratio,

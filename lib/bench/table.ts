@@ -16,8 +16,11 @@ export interface BenchRow {
   stateBytes: number;
   /** weight bytes one decode step reads (optimised graph) */
   decodeBytesPerToken: number;
-  /** process peak RSS while this model was open and running */
+  /** process peak RSS while this model was open and running (its own process by default) */
   peakRssBytes: number;
+  /** RSS right after opening the model, and before */
+  loadedRssBytes?: number;
+  baseRssBytes?: number;
   latency: LatencyResult;
   /** decode step ÷ bandwidth floor */
   floorRatio?: number;
@@ -104,6 +107,8 @@ export function rowsTable(rows: BenchRow[]): Table {
     state_mb: col((r) => r.stateBytes / MB),
     decode_read_mb: col((r) => r.decodeBytesPerToken / MB),
     peak_rss_mb: col((r) => r.peakRssBytes / MB),
+    loaded_rss_mb: col((r) => (r.loadedRssBytes ?? NaN) / MB),
+    base_rss_mb: col((r) => (r.baseRssBytes ?? NaN) / MB),
     ttft_mean_ms: col((r) => r.latency.ttft.mean),
     ttft_median_ms: col((r) => r.latency.ttft.median),
     ttft_p90_ms: col((r) => r.latency.ttft.p90),
