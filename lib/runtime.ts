@@ -14,6 +14,10 @@ export interface SessionOptions {
   threads?: number;
   /** Where onnxruntime writes the graph after its optimisations (to inspect fusions). */
   optimizedModelFilePath?: string;
+  /** Per-operator profiling: onnxruntime writes `<prefix>_<date>.json` (see `endProfiling`). */
+  profileFilePrefix?: string;
+  /** Extra session config entries (`session.*` keys of onnxruntime_session_options_config_keys.h). */
+  config?: Record<string, string>;
 }
 
 /** Checks an EP name from user input. */
@@ -44,17 +48,28 @@ export async function createSession(
     // MatMulAddFusion would turn the decode step's out_proj + residual Add into a float Gemm
     // before the int8 (QDQ) fusions see it.
     extra: {
-      session: { qdq_matmulnbits_accuracy_level: "1" },
+      session: { qdq_matmulnbits_accuracy_level: "1", ...sessionKeys(options.config) },
       optimization: { disable_specified_optimizers: "MatMulAddFusion" },
     },
   };
   if (options.threads) so.intraOpNumThreads = options.threads;
   if (options.optimizedModelFilePath) so.optimizedModelFilePath = options.optimizedModelFilePath;
+  if (options.profileFilePrefix) {
+    so.enableProfiling = true;
+    so.profileFilePrefix = options.profileFilePrefix;
+  }
   try {
     return await ort.InferenceSession.create(path, so);
   } catch (e) {
     throw epError(ep, path, e as Error);
   }
+}
+
+/** `{"session.x": v}` → `{x: v}` (onnxruntime-node nests the keys under `extra.session`). */
+function sessionKeys(config: Record<string, string> = {}): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(config).map(([k, v]) => [k.replace(/^session\./, ""), v]),
+  );
 }
 
 function epError(ep: Ep, path: string, e: Error): Error {

@@ -1,0 +1,154 @@
+/**
+ * The graphs the latency benchmark runs, per model size and method, built once and cached:
+ * seeded random weights of a family shape (lib/synthetic.ts) or a checkpoint's weights, in
+ * float32, float16, or int8 QDQ form with fixed activation scales (speed does not depend on the
+ * values, so no calibration is needed; the int8 outputs of a real checkpoint are then not
+ * meaningful, only their timing).
+ */
+import { join } from "node:path";
+import { cacheRoot, GRAPH_VERSION } from "../cache.ts";
+import type { MambaConfig } from "../config.ts";
+import { exists } from "../fsutil.ts";
+import { buildDecode, buildPrefill, type WeightSource } from "../mamba_onnx.ts";
+import { graphOptions } from "../model.ts";
+import type { Graph } from "../onnx/builder.ts";
+import { writeModelFolder } from "../onnx/save.ts";
+import { foldParamDequant } from "../quant/fold_params.ts";
+import { int8Head } from "../quant/head8.ts";
+import { methodSpec } from "../quant/methods.ts";
+import { ACT_POINTS, type ActPoint, type QuantPlan } from "../quant/plan.ts";
+import { qdqHooks } from "../quant/qdq.ts";
+import { transformWeights } from "../quant/transform.ts";
+import { Progress } from "../progress.ts";
+import { KitError } from "../errors.ts";
+import { lastLogitsOnly } from "./last_logits.ts";
+
+/** Bump when the benchmark's graphs change (on top of the kit's GRAPH_VERSION). */
+export const BENCH_GRAPH_VERSION = "2";
+
+/** The methods the benchmark builds. */
+export const BENCH_METHODS: Record<string, string> = {
+  fp32: "float32 weights and compute",
+  fp16: "float16 weights (the CPU EP computes in float32)",
+  quamba: "Quamba W8A8 (percentile-clipped u, Hadamard y); lm_head and embedding float32",
+  w8a8: "static W8A8, per-tensor scales; lm_head and embedding float32",
+  "quamba-head8": "Quamba W8A8 plus an int8 lm_head (MatMulNBits: 8-bit weights and int8 " +
+    "activations per block of 32, dynamic scales) and int8 embedding: not Quamba's recipe",
+};
+
+/** The fixed activation scale of every quantized point (latency does not depend on it). */
+export const FIXED_ACT_SCALE = 0.05;
+
+/** A plan with the same fixed scale everywhere, as scripts/bench_quant.ts uses. */
+export function fixedPlan(method: string, layers: number, scale = FIXED_ACT_SCALE): QuantPlan {
+  const s = Object.fromEntries(ACT_POINTS.map((p) => [p, scale])) as Record<ActPoint, number>;
+  return {
+    method,
+    percentile: 99.999,
+    spec: methodSpec(method),
+    layers: Array.from({ length: layers }, () => ({ amax: s, scale: s })),
+  };
+}
+
+/** Checks a benchmark method name. */
+export function checkMethod(method: string): void {
+  if (!(method in BENCH_METHODS)) {
+    throw new KitError(
+      `unknown method '${method}' (known: ${Object.keys(BENCH_METHODS).join(", ")})`,
+    );
+  }
+}
+
+/** The prefill and decode graphs of a method (not yet written). */
+export async function benchGraphs(
+  config: MambaConfig,
+  src: WeightSource,
+  method: string,
+  options: GraphVariant = {},
+): Promise<{ prefill: Graph; decode: Graph }> {
+  const g = await methodGraphs(config, src, method);
+  if (options.lastLogits ?? true) lastLogitsOnly(g.prefill);
+  if (options.foldParams ?? true) {
+    foldParamDequant(g.prefill);
+    foldParamDequant(g.decode);
+  }
+  return g;
+}
+
+/** Options of the benchmark's graphs besides the method. */
+export interface GraphVariant {
+  /** The prefill computes the last position's logits only (default true). */
+  lastLogits?: boolean;
+  /** int8 parameters that feed no int8 kernel (conv1d, A_log, D, dt bias) are stored
+   * dequantized, the same values, instead of dequantized at every run (default true). */
+  foldParams?: boolean;
+}
+
+async function methodGraphs(
+  config: MambaConfig,
+  src: WeightSource,
+  method: string,
+): Promise<{ prefill: Graph; decode: Graph }> {
+  checkMethod(method);
+  if (method === "fp32" || method === "fp16") {
+    const opt = graphOptions(method, "cpu");
+    return { prefill: buildPrefill(config, src, opt), decode: buildDecode(config, src, opt) };
+  }
+  const base = method === "quamba-head8" ? "quamba" : method;
+  const t = await transformWeights(config, src, methodSpec(base));
+  const hooks = qdqHooks(t.config, t.src, fixedPlan(base, config.num_hidden_layers));
+  const opt = { weights: "float32", compute: "float32" } as const;
+  const prefill = buildPrefill(t.config, t.src, opt, hooks);
+  const decode = buildDecode(t.config, t.src, opt, hooks);
+  if (method === "quamba-head8") {
+    int8Head(prefill, t.config, t.src, { accuracyLevel: 4 });
+    int8Head(decode, t.config, t.src, { accuracyLevel: 4 });
+  }
+  return { prefill, decode };
+}
+
+/** Where the benchmark keeps the graphs of `model` (a size name or a folder key) and method. */
+export function benchCacheDir(
+  model: string,
+  method: string,
+  variant: GraphVariant = {},
+  root = cacheRoot(),
+): string {
+  const name = method + ((variant.lastLogits ?? true) ? "" : ".all-logits") +
+    ((variant.foldParams ?? true) ? "" : ".no-fold");
+  return join(root, "bench", `g${GRAPH_VERSION}.${BENCH_GRAPH_VERSION}`, model, name);
+}
+
+/**
+ * Builds the graphs of `method` into `dir` unless they are there, with a progress bar over the
+ * weights written. Returns whether it built them.
+ */
+export async function ensureBenchGraphs(
+  dir: string,
+  config: MambaConfig,
+  src: WeightSource,
+  method: string,
+  label: string,
+  variant: GraphVariant = {},
+): Promise<boolean> {
+  if (await exists(join(dir, "decode.onnx"))) return false;
+  const { prefill, decode } = await benchGraphs(config, src, method, variant);
+  const seen = new Set<string>();
+  const big = [...prefill.initializers.values(), ...decode.initializers.values()].filter((t) =>
+    t.byteLength >= 1024 && !seen.has(t.name) && seen.add(t.name)
+  );
+  const bar = new Progress(`building ${label} ${method}`, big.length);
+  for (const t of big) {
+    const data = t.data;
+    t.data = async () => {
+      const r = await data();
+      bar.tick(1, t.name);
+      return r;
+    };
+  }
+  await writeModelFolder(dir, { "prefill.onnx": prefill, "decode.onnx": decode }, {
+    metadata: { method, source: label },
+  });
+  bar.done();
+  return true;
+}

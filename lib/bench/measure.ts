@@ -1,0 +1,91 @@
+/**
+ * One (model, method) measurement: open its graphs, time generations (and prefills at other
+ * lengths), track the resident memory. `measureIsolated` runs it in a fresh Deno process, so that
+ * its peak RSS is its own (memory freed by an earlier model in the same process stays resident).
+ */
+import { fileURLToPath } from "node:url";
+import type { MambaConfig } from "../config.ts";
+import { Progress } from "../progress.ts";
+import type { Ep } from "../runtime.ts";
+import { type LatencyResult, measureLatency, measurePrefill, type Summary } from "./latency.ts";
+import { resetPeakMemory, residentMemory, RssSampler } from "./memory.ts";
+import { openBenchModel } from "./open.ts";
+
+/** What one measurement needs (JSON, to pass to a child process). */
+export interface MeasureSpec {
+  dir: string;
+  config: MambaConfig;
+  model: string;
+  method: string;
+  ep: Ep;
+  threads?: number;
+  prompt: number;
+  gen: number;
+  warmup: number;
+  repeats: number;
+  /** TTFT alone at these prompt lengths */
+  scaling: number[];
+}
+
+export interface MeasureResult {
+  latency: LatencyResult;
+  scaling: { prompt: number; ttft: Summary }[];
+  /** peak resident bytes of the process while the model was open */
+  peakRssBytes: number;
+  /** resident bytes before opening the model (the process's own baseline) */
+  baseRssBytes: number;
+  /** resident bytes right after opening the model */
+  loadedRssBytes: number;
+}
+
+/** Runs one measurement in this process. */
+export async function measureOne(s: MeasureSpec): Promise<MeasureResult> {
+  resetPeakMemory();
+  const baseRssBytes = residentMemory()?.current ?? Deno.memoryUsage().rss;
+  const sampler = new RssSampler();
+  const model = await openBenchModel(
+    s.dir,
+    { config: s.config, source: s.model, method: s.method },
+    s.ep,
+    { threads: s.threads },
+  );
+  const loadedRssBytes = residentMemory()?.current ?? Deno.memoryUsage().rss;
+  try {
+    const bar = new Progress(`${s.model} ${s.method}`, s.warmup + s.repeats);
+    const latency = await measureLatency(model, {
+      prompt: s.prompt,
+      gen: s.gen,
+      warmup: s.warmup,
+      repeats: s.repeats,
+      onRepeat: () => bar.tick(),
+    });
+    bar.done();
+    const scaling = s.scaling.length
+      ? await measurePrefill(model, s.scaling, { warmup: 1, repeats: s.repeats })
+      : [];
+    const peakRssBytes = Math.max(sampler.stop(), residentMemory()?.peak ?? 0);
+    return { latency, scaling, peakRssBytes, baseRssBytes, loadedRssBytes };
+  } finally {
+    sampler.stop();
+    await model.close();
+  }
+}
+
+const CHILD = fileURLToPath(new URL("./measure_child.ts", import.meta.url));
+
+/** Runs one measurement in a fresh `deno run` process (progress on this process's stderr). */
+export async function measureIsolated(s: MeasureSpec): Promise<MeasureResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CHILD],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const w = out.stdin.getWriter();
+  await w.write(new TextEncoder().encode(JSON.stringify(s)));
+  await w.close();
+  const { code, stdout } = await out.output();
+  const text = new TextDecoder().decode(stdout).trim();
+  if (code !== 0) throw new Error(`measurement of ${s.model} ${s.method} failed (exit ${code})`);
+  return JSON.parse(text.split("\n").at(-1)!);
+}

@@ -1,0 +1,30 @@
+/** Opening a benchmark model folder with the session settings a measurement asks for. */
+import { join } from "node:path";
+import type { MambaConfig } from "../config.ts";
+import { OnnxModel } from "../model.ts";
+import { createSession, type Ep, type SessionOptions } from "../runtime.ts";
+import { missingTokenizer } from "../tokenizer.ts";
+
+/** `prefill.onnx` and `decode.onnx` of `dir` as a model (no tokenizer: ids only). */
+export async function openBenchModel(
+  dir: string,
+  meta: { config: MambaConfig; source: string; method: string },
+  ep: Ep,
+  options: SessionOptions & { graphs?: { prefill?: SessionOptions; decode?: SessionOptions } } = {},
+): Promise<OnnxModel> {
+  const { graphs = {}, ...common } = options;
+  const prefill = await createSession(join(dir, "prefill.onnx"), ep, {
+    ...common,
+    ...graphs.prefill,
+  });
+  const decode = await createSession(join(dir, "decode.onnx"), ep, { ...common, ...graphs.decode });
+  return new OnnxModel(
+    meta.config,
+    missingTokenizer(dir),
+    meta.source,
+    ep,
+    meta.method,
+    prefill,
+    decode,
+  );
+}

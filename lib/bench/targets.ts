@@ -1,0 +1,87 @@
+/** The CPU performance targets of issue 6, as ratios from rows measured in one run. */
+import type { BenchRow } from "./table.ts";
+
+export interface TargetCheck {
+  model: string;
+  method: string;
+  name: string;
+  value: number;
+  target: number;
+  /** "min": value must be at least target; "max": at most */
+  kind: "min" | "max";
+  met: boolean;
+}
+
+/** The targets: int8 TPOT ≥ 2.5x and TTFT ≥ 3x faster than fp32; decode ≤ 1.5x the floor. */
+export const CPU_TARGETS = { tpot: 2.5, ttft: 3, floor: 1.5 };
+
+/** One method's latencies (ms) for the checks. */
+export interface Timing {
+  method: string;
+  ttft: number;
+  tpot: number;
+  /** the decode step's bandwidth floor */
+  floorMs?: number;
+}
+
+/**
+ * Checks each int8 timing against the fp32 one of the same model.
+ *
+ * @example
+ * ```ts
+ * targetChecks("mamba-130m", { method: "fp32", ttft: 900, tpot: 20 }, [
+ *   { method: "quamba", ttft: 300, tpot: 8, floorMs: 6 },
+ * ]);
+ * ```
+ */
+export function targetChecks(model: string, fp: Timing | undefined, int8: Timing[]): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  for (const r of int8) {
+    const add = (name: string, value: number, target: number, kind: "min" | "max") =>
+      out.push({
+        model,
+        method: r.method,
+        name,
+        value,
+        target,
+        kind,
+        met: kind === "min" ? value >= target : value <= target,
+      });
+    if (fp) {
+      add("TPOT speed-up vs fp32", fp.tpot / r.tpot, CPU_TARGETS.tpot, "min");
+      add("TTFT speed-up vs fp32", fp.ttft / r.ttft, CPU_TARGETS.ttft, "min");
+    }
+    if (r.floorMs !== undefined) {
+      add("decode / bandwidth floor", r.tpot / r.floorMs, CPU_TARGETS.floor, "max");
+    }
+  }
+  return out;
+}
+
+/**
+ * Checks every int8 row of `model` against that model's fp32 row (means of whole generations).
+ *
+ * @example
+ * ```ts
+ * for (const t of checkTargets(rows)) console.log(formatTarget(t));
+ * ```
+ */
+export function checkTargets(rows: BenchRow[], model = "mamba-130m"): TargetCheck[] {
+  const timing = (r: BenchRow): Timing => ({
+    method: r.method,
+    ttft: r.latency.ttft.mean,
+    tpot: r.latency.tpot.mean,
+    floorMs: r.floorMs ??
+      (r.floorRatio !== undefined ? r.latency.tpot.mean / r.floorRatio : undefined),
+  });
+  const fp = rows.find((r) => r.model === model && r.method === "fp32");
+  const int8 = rows.filter((r) => r.model === model && r.bits.startsWith("W8"));
+  return targetChecks(model, fp && timing(fp), int8.map(timing));
+}
+
+/** `mamba-130m quamba: TPOT speed-up vs fp32 1.41x (target >= 2.5x): NOT MET` */
+export function formatTarget(t: TargetCheck): string {
+  return `${t.model} ${t.method}: ${t.name} ${t.value.toFixed(2)}x (target ${
+    t.kind === "min" ? ">=" : "<="
+  } ${t.target}x): ${t.met ? "met" : "NOT MET"}`;
+}

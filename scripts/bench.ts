@@ -1,0 +1,369 @@
+/**
+ * Latency and memory of generation (issue 6): TTFT, TPOT, TTLT per model size and method, the
+ * bandwidth floor of a decode step, and the CPU targets as ratios measured in one run.
+ *
+ *   deno task bench --sizes 130m,370m --methods fp32,quamba --ep cpu --prompt 512 --gen 512
+ */
+import { join, resolve } from "node:path";
+import { writeArrowFile } from "../lib/arrow.ts";
+import { type Bandwidth, bandwidthFloor, copyBandwidth } from "../lib/bench/bandwidth.ts";
+import { benchEnv, envLine, foreignLoad } from "../lib/bench/env.ts";
+import {
+  BENCH_METHODS,
+  benchCacheDir,
+  checkMethod,
+  ensureBenchGraphs,
+  FIXED_ACT_SCALE,
+} from "../lib/bench/graphs.ts";
+import { inspectModel } from "../lib/bench/inspect.ts";
+import type { Summary } from "../lib/bench/latency.ts";
+import { measureIsolated, measureOne, type MeasureSpec } from "../lib/bench/measure.ts";
+import { stateBytes } from "../lib/bench/memory.ts";
+import {
+  type BenchRow,
+  bitsOf,
+  formatMarkdown,
+  formatTable,
+  rowsTable,
+} from "../lib/bench/table.ts";
+import { checkTargets, formatTarget, targetChecks } from "../lib/bench/targets.ts";
+import { interleaved, type InterleavedResult } from "../lib/bench/interleaved.ts";
+import { openBenchModel } from "../lib/bench/open.ts";
+import { Progress } from "../lib/progress.ts";
+import { sha256 } from "../lib/cache.ts";
+import { openCheckpoint } from "../lib/checkpoint.ts";
+import { intOption, parseCli, runCli } from "../lib/cli.ts";
+import type { MambaConfig } from "../lib/config.ts";
+import { KitError } from "../lib/errors.ts";
+import { writeFileAtomic } from "../lib/fsutil.ts";
+import type { WeightSource } from "../lib/mamba_onnx.ts";
+import { latencyPlot, scalingPlot } from "../lib/plots/latency.ts";
+import { svgToPng } from "../lib/plots/png.ts";
+import { parseEp } from "../lib/runtime.ts";
+import { MAMBA_SHAPES, shapeConfig, syntheticWeights } from "../lib/synthetic.ts";
+
+const USAGE = `Latency (TTFT, TPOT, TTLT) and memory of fp and int8 graphs.
+
+usage: deno task bench [options]
+  --sizes LIST      family shapes with seeded random weights: 130m,370m,790m,1.4b,2.8b
+                    (default 130m; latency does not depend on the weight values)
+  --model DIR       also a checkpoint folder (int8 methods use fixed activation scales: timing only)
+  --methods LIST    ${Object.keys(BENCH_METHODS).join(",")} (default fp32,quamba)
+  --ep NAME         cpu (default), webgpu, cuda
+  --prompt N        prompt tokens (default 512)
+  --gen N           generated tokens (default 512)
+  --warmup N        untimed generations first (default 1; the paper: 10)
+  --repeats N       timed generations (default 3; the paper: 100)
+  --threads N       onnxruntime intra-op threads (default: all cores)
+  --scaling LIST    also TTFT alone at these prompt lengths, e.g. 128,512,2048
+  --all-logits      prefill computes the logits of every position (default: the last only)
+  --no-fold         keep the int8 graphs' DequantizeLinear of conv1d, A_log, D, dt bias at run
+                    time, exactly as lib/quant builds them (default: stored dequantized)
+  --out DIR         where to write bench.{json,arrow} and the figures (default reports/bench)
+  --no-bandwidth    skip the copy benchmark (no bandwidth floor)
+  --max-load X      before each measurement, wait while other processes keep more than X
+                    cores busy (default 0.3; the load is recorded with every row)
+  --interleaved N   rounds of the interleaved measurement of the targets' ratios on mamba-130m
+                    (default 10; 0: none)
+  --in-process      measure in this process (default: each model and method in a fresh process,
+                    so that its peak RSS is its own)
+  --wait S          wait at most S seconds for that (default 300), then measure anyway`;
+
+interface ModelEntry {
+  name: string;
+  config: MambaConfig;
+  src: WeightSource;
+  weights: string;
+  key: string;
+}
+
+async function models(sizes: string[], dir?: string): Promise<ModelEntry[]> {
+  const out: ModelEntry[] = sizes.map((s) => {
+    const name = s.startsWith("mamba-") ? s : `mamba-${s}`;
+    if (!MAMBA_SHAPES[name]) {
+      throw new KitError(`unknown size '${s}' (known: ${Object.keys(MAMBA_SHAPES).join(", ")})`);
+    }
+    const config = shapeConfig(name);
+    return { name, config, src: syntheticWeights(config), weights: "synthetic", key: name };
+  });
+  if (dir) {
+    const ckpt = await openCheckpoint(dir);
+    const key = `ckpt-${(await sha256(resolve(dir))).slice(0, 12)}`;
+    out.push({ name: dir, config: ckpt.config, src: ckpt.store, weights: resolve(dir), key });
+  }
+  return out;
+}
+
+const list = (s: string | undefined, d: string) =>
+  (s ?? d).split(",").map((x) => x.trim()).filter(Boolean);
+
+await runCli(async () => {
+  const o = parseCli(Deno.args, {
+    sizes: { type: "string" },
+    model: { type: "string" },
+    methods: { type: "string" },
+    ep: { type: "string" },
+    prompt: { type: "string" },
+    gen: { type: "string" },
+    warmup: { type: "string" },
+    repeats: { type: "string" },
+    threads: { type: "string" },
+    scaling: { type: "string" },
+    "all-logits": { type: "boolean" },
+    out: { type: "string" },
+    "no-bandwidth": { type: "boolean" },
+    "no-fold": { type: "boolean" },
+    "max-load": { type: "string" },
+    "in-process": { type: "boolean" },
+    interleaved: { type: "string" },
+    wait: { type: "string" },
+  }, USAGE);
+  const inProcess = !!o["in-process"];
+  const rounds = intOption(o.interleaved, "interleaved", 10);
+  const maxLoad = Number(o["max-load"] ?? 0.3), maxWait = intOption(o.wait, "wait", 300);
+  /** Waits for the other processes to quiet down; returns their load when measuring starts. */
+  const quiet = async (what: string) => {
+    const t0 = performance.now();
+    let load = await foreignLoad(1000);
+    while (load !== undefined && load > maxLoad && performance.now() - t0 < maxWait * 1000) {
+      console.error(`  other processes keep ${load.toFixed(2)} cores busy: waiting before ${what}`);
+      await new Promise((r) => setTimeout(r, 10_000));
+      load = await foreignLoad(2000);
+    }
+    return load;
+  };
+  const ep = parseEp(o.ep ?? "cpu");
+  const methods = list(o.methods, "fp32,quamba");
+  methods.forEach(checkMethod);
+  const prompt = intOption(o.prompt, "prompt", 512), gen = intOption(o.gen, "gen", 512);
+  const warmup = intOption(o.warmup, "warmup", 1), repeats = intOption(o.repeats, "repeats", 3);
+  if (prompt < 1 || gen < 1 || repeats < 1) {
+    throw new KitError("--prompt, --gen, --repeats must be >= 1");
+  }
+  const threads = intOption(o.threads, "threads", 0) || undefined;
+  const scaling = list(o.scaling, "").map((s) => intOption(s, "scaling", 0));
+  const lastLogits = !o["all-logits"], foldParams = !o["no-fold"];
+  const outDir = o.out ?? "reports/bench";
+  const entries = await models(o.sizes || !o.model ? list(o.sizes, "130m") : [], o.model);
+
+  const env = benchEnv();
+  console.log(`environment: ${envLine(env)}`);
+  const load0 = await quiet("the copy benchmark");
+  console.log(`other processes keep ${load0?.toFixed(2) ?? "?"} of ${env.cores} cores busy`);
+  let bw: Bandwidth | undefined;
+  if (!o["no-bandwidth"] && ep === "cpu") {
+    bw = await copyBandwidth({ threads: threads ?? env.cores });
+    console.log(
+      `copy bandwidth (${bw.threads} threads, read + write): ${
+        (bw.bytesPerSecond / 1e9).toFixed(1)
+      } GB/s ` +
+        `(median ${(bw.medianBytesPerSecond / 1e9).toFixed(1)})`,
+    );
+  }
+  console.log(
+    `settings: prompt ${prompt}, gen ${gen}, ${warmup} warm-up + ${repeats} timed generations, ` +
+      `threads ${threads ?? "all"}, ${
+        lastLogits ? "last-position" : "all-position"
+      } prefill logits, int8 parameters ${
+        foldParams ? "stored dequantized" : "dequantized at run time"
+      }`,
+  );
+  if (entries.some((e) => e.weights === "synthetic")) {
+    console.log("weights: seeded random values of each shape (latency does not depend on them)");
+  }
+  if (methods.some((m) => bitsOf(m).startsWith("W8"))) {
+    console.log(`int8 graphs: fixed activation scales (${FIXED_ACT_SCALE}), no calibration`);
+  }
+
+  const rows: BenchRow[] = [];
+  const scalingRows: { model: string; method: string; prompt: number; ttft: Summary }[] = [];
+  for (const m of entries) {
+    for (const method of methods) {
+      const dir = benchCacheDir(m.key, method, { lastLogits, foldParams });
+      await ensureBenchGraphs(dir, m.config, m.src, method, m.name, { lastLogits, foldParams });
+      const ins = await inspectModel(dir, ep, threads);
+      const load = await quiet(`${m.name} ${method}`);
+      const spec: MeasureSpec = {
+        dir,
+        config: m.config,
+        model: m.name,
+        method,
+        ep,
+        threads,
+        prompt,
+        gen,
+        warmup,
+        repeats,
+        scaling,
+      };
+      const res = inProcess ? await measureOne(spec) : await measureIsolated(spec);
+      const { latency } = res;
+      for (const r of res.scaling) {
+        scalingRows.push({ model: m.name, method, ...r });
+        console.log(
+          `  TTFT at ${r.prompt} tokens: ${r.ttft.mean.toFixed(1)} ms (median ${
+            r.ttft.median.toFixed(1)
+          })`,
+        );
+      }
+      const loadAfter = await foreignLoad(1000);
+      const peak = res.peakRssBytes;
+      const sb = stateBytes(m.config);
+      const floor = bw
+        ? bandwidthFloor({
+          weightBytes: ins.decodeBytesPerToken,
+          stateBytes: sb,
+          bytesPerSecond: bw.bytesPerSecond,
+          stepMs: latency.tpot.mean,
+        })
+        : undefined;
+      const row: BenchRow = {
+        model: m.name,
+        method,
+        weights: m.weights,
+        bits: bitsOf(method),
+        weightBytes: ins.weightBytes,
+        stateBytes: sb,
+        decodeBytesPerToken: ins.decodeBytesPerToken,
+        peakRssBytes: peak,
+        loadedRssBytes: res.loadedRssBytes,
+        baseRssBytes: res.baseRssBytes,
+        latency,
+        floorMs: floor?.floorMs,
+        floorRatio: floor?.ratio,
+        foreignLoad: load,
+        foreignLoadAfter: loadAfter,
+        fusedPrefill: ins.prefill.fused,
+        fusedDecode: ins.decode.fused,
+        nodesDecode: ins.decode.nodes,
+      };
+      rows.push(row);
+      console.log(
+        `  TTFT ${latency.ttft.mean.toFixed(1)} ms, TPOT ${latency.tpot.mean.toFixed(2)} ms` +
+          (floor ? ` (floor ${floor.floorMs.toFixed(2)} ms, ${floor.ratio!.toFixed(2)}x)` : "") +
+          `, TTLT ${
+            (latency.ttlt.mean / 1000).toFixed(2)
+          } s; ${ins.decode.nodes} nodes per decode step; ` +
+          `other load ${load?.toFixed(2) ?? "?"} before, ${loadAfter?.toFixed(2) ?? "?"} after`,
+      );
+    }
+  }
+  console.log();
+  console.log(formatTable(rows));
+  const targets = checkTargets(rows);
+  if (targets.length) {
+    console.log("\nCPU targets (issue 6), from the table (means of whole generations):");
+    for (const t of targets) console.log(`  ${formatTarget(t)}`);
+  }
+  // the same ratios measured interleaved (robust to bursts of other processes' load)
+  const inter: { rounds: number; steps: number; results: InterleavedResult[] } | undefined =
+    await (async () => {
+      const m = entries.find((e) => e.name === "mamba-130m");
+      const int8 = methods.filter((x) => bitsOf(x).startsWith("W8"));
+      if (!m || !methods.includes("fp32") || !int8.length || rounds === 0) return undefined;
+      const open = ["fp32", ...int8];
+      const models = await Promise.all(
+        open.map((method) =>
+          openBenchModel(
+            benchCacheDir(m.key, method, { lastLogits, foldParams }),
+            {
+              config: m.config,
+              source: m.name,
+              method,
+            },
+            ep,
+            { threads },
+          )
+        ),
+      );
+      await quiet("the interleaved measurement");
+      const bar = new Progress("interleaved rounds", rounds + 1);
+      const results = await interleaved(models, {
+        prompt,
+        steps: 32,
+        rounds,
+        onRound: () => bar.tick(),
+      });
+      bar.done();
+      for (const x of models) await x.close();
+      return { rounds, steps: 32, results };
+    })();
+  let interTargets: ReturnType<typeof targetChecks> = [];
+  if (inter) {
+    const timing = (x: InterleavedResult) => {
+      const row = rows.find((r) => r.model === "mamba-130m" && r.method === x.method);
+      return { method: x.method, ttft: x.ttft.median, tpot: x.tpot.median, floorMs: row?.floorMs };
+    };
+    const [fp, ...q] = inter.results.map(timing);
+    interTargets = targetChecks("mamba-130m", fp, q);
+    console.log(
+      `\nCPU targets, interleaved (${inter.rounds} rounds of one prefill of ${prompt} tokens and ` +
+        `${inter.steps} decode steps per model, medians):`,
+    );
+    for (const x of inter.results) {
+      console.log(
+        `  ${x.method.padEnd(13)} TTFT ${x.ttft.median.toFixed(1)} ms, TPOT ${
+          x.tpot.median.toFixed(2)
+        } ms`,
+      );
+    }
+    for (const t of interTargets) console.log(`  ${formatTarget(t)}`);
+  }
+  const load1 = await foreignLoad(1000);
+  console.log(
+    `\nother processes' load: ${load0?.toFixed(2) ?? "?"} before, ${
+      load1?.toFixed(2) ?? "?"
+    } after (cores)`,
+  );
+
+  const settings = {
+    ep,
+    prompt,
+    gen,
+    warmup,
+    repeats,
+    threads: threads ?? env.cores,
+    lastLogits,
+    foldParams,
+    maxLoad,
+    fixedActScale: FIXED_ACT_SCALE,
+  };
+  const meta = { settings, env, bandwidth: bw, foreignLoad: { before: load0, after: load1 } };
+  await writeFileAtomic(
+    join(outDir, "bench.json"),
+    JSON.stringify(
+      {
+        ...meta,
+        rows,
+        targets,
+        interleaved: inter,
+        interleavedTargets: interTargets,
+        scaling: scalingRows,
+      },
+      null,
+      2,
+    ),
+  );
+  await writeFileAtomic(join(outDir, "bench.md"), formatMarkdown(rows) + "\n");
+  await writeArrowFile(join(outDir, "bench.arrow"), rowsTable(rows), {
+    settings: JSON.stringify(settings),
+    env: JSON.stringify(env),
+    bandwidth: JSON.stringify(bw ?? null),
+  });
+  const figs: [string, string][] = [[
+    "latency",
+    latencyPlot(rows, { env: envLine(env, false), settings }),
+  ]];
+  if (scalingRows.length) {
+    figs.push(["prefill_scaling", scalingPlot(scalingRows, { env: envLine(env, false) })]);
+  }
+  for (const [name, svg] of figs) {
+    await writeFileAtomic(join(outDir, `${name}.svg`), svg);
+    await writeFileAtomic(join(outDir, `${name}.png`), svgToPng(svg));
+  }
+  console.log(
+    `wrote ${outDir}/bench.json, bench.arrow, bench.md, ${
+      figs.map(([n]) => `${n}.svg/png`).join(", ")
+    }`,
+  );
+});

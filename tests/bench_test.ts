@@ -1,0 +1,258 @@
+/**
+ * The latency harness's arithmetic (statistics, memory accounting, bandwidth floor, targets)
+ * and the benchmark's graph rewrites (exact: same outputs); nothing here is timed.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { bandwidthFloor } from "../lib/bench/bandwidth.ts";
+import { cpuFlags } from "../lib/bench/env.ts";
+import { benchGraphs } from "../lib/bench/graphs.ts";
+import { promptIds, summarizeLatency } from "../lib/bench/latency.ts";
+import {
+  bytesReadPerRun,
+  initializers,
+  readModelProto,
+  stateBytes,
+  weightBytes,
+} from "../lib/bench/memory.ts";
+import { openBenchModel } from "../lib/bench/open.ts";
+import { opTimes } from "../lib/bench/profile.ts";
+import { type BenchRow, formatTable } from "../lib/bench/table.ts";
+import { checkTargets } from "../lib/bench/targets.ts";
+import { openCheckpoint } from "../lib/checkpoint.ts";
+import { expectedTensors } from "../lib/checkpoint.ts";
+import { buildDecode, buildPrefill } from "../lib/mamba_onnx.ts";
+import { buildGraphs } from "../lib/model.ts";
+import { bytesOf, Graph } from "../lib/onnx/builder.ts";
+import { writeModelFolder } from "../lib/onnx/save.ts";
+import { int8Head, quantizeBlocks } from "../lib/quant/head8.ts";
+import { OverriddenWeights } from "../lib/quant/transform.ts";
+import { summarize } from "../lib/stats_time.ts";
+import { tinyCheckpoint } from "./helpers/tiny.ts";
+
+const { dir: ckptDir, config } = await tinyCheckpoint({ hidden_size: 64, vocab_size: 96 });
+const ckpt = await openCheckpoint(ckptDir);
+const f32 = { weights: "float32", compute: "float32" } as const;
+
+/** Runs a prefill of `ids` then one decode step; returns [prefill logits, decode logits]. */
+async function run(prefill: Graph, decode: Graph, ids = [1, 5, 7, 9, 2]) {
+  const dir = await Deno.makeTempDir({ prefix: "quamba-bench-test-" });
+  try {
+    await writeModelFolder(join(dir, "m"), { "prefill.onnx": prefill, "decode.onnx": decode });
+    const m = await openBenchModel(join(dir, "m"), { config, source: "tiny", method: "t" }, "cpu");
+    const p = await m.prefill([ids]);
+    const d = await m.decode([3], p.state);
+    await m.close();
+    return [p.logits, d.logits];
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const maxDiff = (a: Float32Array, b: Float32Array) => {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+
+Deno.test("summarize: mean, median, p90 (nearest rank)", () => {
+  const s = summarize([5, 1, 4, 2, 3, 6, 7, 8, 9, 10]);
+  assert.deepEqual(s, { mean: 5.5, median: 5.5, p90: 9, n: 10 });
+  assert.equal(summarize([3, 1, 2]).median, 2);
+});
+
+Deno.test("summarizeLatency: TTFT from prefill, TPOT per generation, TTLT the sum", () => {
+  const r = summarizeLatency([[100, 10, 20], [200, 30, 30]], 8, 3);
+  assert.equal(r.ttft.mean, 150);
+  assert.equal(r.tpot.mean, (15 + 30) / 2);
+  assert.equal(r.ttlt.mean, (130 + 260) / 2);
+  assert.equal(r.steps.n, 4);
+  assert.equal(r.steps.median, 25);
+  // a single generated token has no decode step
+  assert.ok(Number.isNaN(summarizeLatency([[100]], 8, 1).tpot.mean));
+  assert.deepEqual(promptIds(3, 10), [1, 0, 9]); // (i * 7919 + 11) % 10
+});
+
+Deno.test("memory: state bytes from the config, weight bytes from the graphs' initializers", async () => {
+  const L = config.num_hidden_layers, e = config.intermediate_size, n = config.state_size;
+  assert.equal(stateBytes(config), L * (e * (config.conv_kernel - 1) + e * n) * 4);
+  assert.equal(stateBytes(config, 3), 3 * stateBytes(config));
+  const dir = await Deno.makeTempDir({ prefix: "quamba-bench-test-" });
+  try {
+    await buildGraphs(dir, config, ckpt.store, f32);
+    const pre = await readModelProto(join(dir, "prefill.onnx"));
+    const dec = await readModelProto(join(dir, "decode.onnx"));
+    const params = [...expectedTensors(config).values()].reduce(
+      (a, s) => a + 4 * s.reduce((x, y) => x * y, 1),
+      0,
+    );
+    // every parameter once (shared by both graphs), plus the graphs' small constants
+    const consts = (m: typeof pre) =>
+      [...initializers(m)].filter(([k]) => !k.startsWith("backbone") && k !== "lm_head.weight")
+        .reduce((a, [, t]) => a + t.bytes, 0);
+    assert.equal(
+      weightBytes([pre, dec]),
+      params + consts(pre) + consts(dec) - sharedConsts(pre, dec),
+    );
+    // a tied table is read whole by the lm_head: a decode step reads every decode initializer
+    const decAll = [...initializers(dec).values()].reduce((a, t) => a + t.bytes, 0);
+    assert.equal(bytesReadPerRun(dec), decAll);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+function sharedConsts(a: Awaited<ReturnType<typeof readModelProto>>, b: typeof a): number {
+  const ia = initializers(a), ib = initializers(b);
+  let s = 0;
+  for (const [k, t] of ia) {
+    if (!k.startsWith("backbone") && k !== "lm_head.weight" && ib.has(k)) s += t.bytes;
+  }
+  return s;
+}
+
+Deno.test("memory: a table only gathered from is read one row per token", async () => {
+  const g = new Graph("gather");
+  const ids = g.input("ids", "int64", ["b"]);
+  g.init("table", "float32", [10, 4], () => bytesOf(new Float32Array(40)));
+  g.init("w", "float32", [4, 2], () => bytesOf(new Float32Array(8)));
+  g.output(g.op("MatMul", [g.op("Gather", ["table", ids]), "w"]), "float32", ["b", 2], "y");
+  const dir = await Deno.makeTempDir({ prefix: "quamba-bench-test-" });
+  try {
+    await writeModelFolder(join(dir, "m"), { "m.onnx": g }, { inlineBelow: 1 });
+    const m = await readModelProto(join(dir, "m", "m.onnx"));
+    assert.equal(bytesReadPerRun(m), 16 + 32);
+    assert.equal(bytesReadPerRun(m, 3), 3 * 16 + 32);
+    assert.equal(weightBytes([m]), 160 + 32);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bandwidthFloor: bytes of weights and state over bandwidth", () => {
+  const f = bandwidthFloor({ weightBytes: 1e9, stateBytes: 0, bytesPerSecond: 1e10, stepMs: 150 });
+  assert.equal(f.floorMs, 100);
+  assert.equal(f.ratio, 1.5);
+  // the state is read and written once per step
+  assert.equal(
+    bandwidthFloor({ weightBytes: 0, stateBytes: 5e8, bytesPerSecond: 1e10 }).floorMs,
+    100,
+  );
+});
+
+function row(
+  method: string,
+  bits: string,
+  ttft: number,
+  tpot: number,
+  floorRatio?: number,
+): BenchRow {
+  const s = (x: number) => ({ mean: x, median: x, p90: x, n: 1 });
+  return {
+    model: "mamba-130m",
+    method,
+    weights: "synthetic",
+    bits,
+    weightBytes: 1e6,
+    stateBytes: 1e3,
+    decodeBytesPerToken: 1e6,
+    peakRssBytes: 1e7,
+    latency: {
+      ttft: s(ttft),
+      tpot: s(tpot),
+      ttlt: s(ttft + tpot),
+      steps: s(tpot),
+      prompt: 8,
+      gen: 2,
+    },
+    floorRatio,
+    fusedPrefill: {},
+    fusedDecode: {},
+    nodesDecode: 1,
+  };
+}
+
+Deno.test("checkTargets: speed-ups against fp32 and the floor ratio", () => {
+  const rows = [row("fp32", "W32A32", 900, 20), row("quamba", "W8A8", 300, 10, 1.6)];
+  const t = checkTargets(rows);
+  assert.deepEqual(
+    t.map((x) => [x.name, x.value, x.met]),
+    [
+      ["TPOT speed-up vs fp32", 2, false],
+      ["TTFT speed-up vs fp32", 3, true],
+      ["decode / bandwidth floor", 1.6, false],
+    ],
+  );
+  assert.equal(checkTargets(rows, "mamba-370m").length, 0);
+  const table = formatTable(rows);
+  assert.match(table, /quamba\s+W8A8/);
+  assert.match(table, /3\.00\/2\.00\/2\.97/); // 900/300, 20/10, 920/310
+});
+
+Deno.test("cpuFlags and opTimes parse /proc/cpuinfo and a profiling trace", () => {
+  const f = cpuFlags("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_vnni\n");
+  assert.ok(f.has("avx2") && f.has("avx512_vnni") && !f.has("amx_int8"));
+  const ev = (name: string, op: string, dur: number) => ({
+    cat: "Node",
+    name: `${name}_kernel_time`,
+    dur,
+    args: { op_name: op },
+  });
+  const { ops, subgraph } = opTimes([
+    ev("n_MatMul_1", "MatMul", 10),
+    ev("n_MatMul_2", "MatMul", 5),
+    ev("scan0_n_Exp_3", "Exp", 2),
+    ev("n_Scan_4", "Scan", 7),
+    { cat: "Session", name: "model_run", dur: 100 },
+  ]);
+  assert.deepEqual(ops, [
+    { op: "MatMul", us: 15, calls: 2 },
+    { op: "Scan", us: 7, calls: 1 },
+  ]);
+  assert.deepEqual(subgraph, [{ op: "Exp", us: 2, calls: 1 }]);
+});
+
+Deno.test("int8Head: the same logits as float graphs of the dequantized table", async () => {
+  const { vocab_size: v, hidden_size: d } = config;
+  const deq = new OverriddenWeights(ckpt.store);
+  deq.map("backbone.embeddings.weight", (w) => {
+    const { codes, scales } = quantizeBlocks(w, v, d);
+    return Float32Array.from(codes, (c, i) => (c - 128) * scales[Math.floor(i / 32)]);
+  });
+  const [rp, rd] = await run(buildPrefill(config, deq, f32), buildDecode(config, deq, f32));
+  const p = buildPrefill(config, ckpt.store, f32), dg = buildDecode(config, ckpt.store, f32);
+  int8Head(p, config, ckpt.store);
+  int8Head(dg, config, ckpt.store);
+  assert.ok(!p.initializers.has("backbone.embeddings.weight"));
+  const [hp, hd] = await run(p, dg);
+  assert.ok(maxDiff(rp, hp) < 1e-5 && maxDiff(rd, hd) < 1e-5);
+});
+
+Deno.test("quantizeBlocks: codes q + 128 and one scale per row and block", () => {
+  const w = Float32Array.from({ length: 64 }, (_, i) => (i % 32) - 16); // two rows of 32
+  const { codes, scales } = quantizeBlocks(w, 2, 32);
+  assert.deepEqual([...scales], [Math.fround(16 / 127), Math.fround(16 / 127)]);
+  assert.equal(codes[0], 128 - 127); // -16 -> -127
+  assert.equal(codes[16], 128); // 0
+});
+
+Deno.test("benchGraphs: last-position logits and folded parameters change no output", async () => {
+  for (const method of ["fp32", "quamba", "w8a8"]) {
+    const all = await benchGraphs(config, ckpt.store, method, {
+      lastLogits: false,
+      foldParams: false,
+    });
+    const opt = await benchGraphs(config, ckpt.store, method);
+    const [ap, ad] = await run(all.prefill, all.decode);
+    const [op, od] = await run(opt.prefill, opt.decode);
+    const v = config.vocab_size;
+    assert.equal(op.length, v, `${method}: one row of logits`);
+    assert.equal(maxDiff(ap.subarray(ap.length - v), op), 0, `${method} prefill`);
+    assert.equal(maxDiff(ad, od), 0, `${method} decode`);
+    if (method !== "fp32") {
+      const dq = (g: Graph) => g.nodes.filter((n) => n.opType === "DequantizeLinear").length;
+      assert.ok(dq(opt.decode) < dq(all.decode), `${method}: fewer DequantizeLinear`);
+    }
+  }
+});
