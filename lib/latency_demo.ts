@@ -3,7 +3,7 @@
  * (TTFT: one prefill of the prompt) and time per output token (TPOT: the mean of greedy decode
  * steps), as medians of a few repeats. Models: a checkpoint (the embedded model), fp32 or
  * quantized with a method, or a Mamba family shape with seeded random weights (speed does not
- * depend on the values; int8 activation scales are then fixed, as in scripts/bench_quant.ts).
+ * depend on the values; int8 activation scales are then fixed, as in lib/bench/graphs.ts).
  *
  * @example
  * ```ts
@@ -11,18 +11,12 @@
  * ```
  * @module
  */
-import { basename, join } from "node:path";
+import { benchCacheDir, ensureBenchGraphs } from "./bench/graphs.ts";
+import { basename } from "node:path";
 import { cacheRoot } from "./cache.ts";
-import { exists } from "./fsutil.ts";
-import { buildDecode, buildPrefill } from "./mamba_onnx.ts";
-import { buildGraphs, loadModel, type Model, OnnxModel } from "./model.ts";
-import { writeModelFolder } from "./onnx/save.ts";
+import { loadModel, type Model, OnnxModel } from "./model.ts";
 import { Progress } from "./progress.ts";
-import { methodSpec } from "./quant/methods.ts";
-import { ACT_POINTS, type QuantPlan } from "./quant/plan.ts";
-import { qdqHooks } from "./quant/qdq.ts";
 import { quantize } from "./quant/quantize.ts";
-import { transformWeights } from "./quant/transform.ts";
 import { summarize, timeit } from "./stats_time.ts";
 import { MAMBA_SHAPES, shapeConfig, syntheticWeights } from "./synthetic.ts";
 import { missingTokenizer } from "./tokenizer.ts";
@@ -88,32 +82,10 @@ export async function syntheticModel(
   options: { cacheDir?: string } = {},
 ): Promise<Model> {
   const cfg = shapeConfig(shape), src = syntheticWeights(cfg);
-  const root = join(options.cacheDir ?? cacheRoot(), `synthetic-${shape}`);
-  const dir = join(root, method === "fp32" ? "float32-float32" : `int8-${method}`);
-  if (!(await exists(join(dir, "decode.onnx")))) {
-    if (method === "fp32") {
-      await buildGraphs(dir, cfg, src, { weights: "float32", compute: "float32" });
-    } else {
-      const spec = methodSpec(method);
-      const t = await transformWeights(cfg, src, spec);
-      const scale = Object.fromEntries(ACT_POINTS.map((p) => [p, 0.05])) as Record<
-        (typeof ACT_POINTS)[number],
-        number
-      >;
-      const plan: QuantPlan = {
-        method,
-        percentile: 99.999,
-        spec,
-        layers: Array.from({ length: cfg.num_hidden_layers }, () => ({ amax: scale, scale })),
-      };
-      const hooks = qdqHooks(t.config, t.src, plan);
-      const opt = { weights: "float32", compute: "float32" } as const;
-      await writeModelFolder(dir, {
-        "prefill.onnx": buildPrefill(t.config, t.src, opt, hooks),
-        "decode.onnx": buildDecode(t.config, t.src, opt, hooks),
-      });
-    }
-  }
+  // the latency harness's graphs (lib/bench/graphs.ts), all positions' logits as Model.logits wants
+  const variant = { lastLogits: false };
+  const dir = benchCacheDir(shape, method, variant, options.cacheDir ?? cacheRoot());
+  await ensureBenchGraphs(dir, cfg, src, method, shape, variant);
   return await OnnxModel.open(
     dir,
     { config: cfg, tokenizer: missingTokenizer(dir), source: `synthetic ${shape}`, method },

@@ -39,7 +39,7 @@ export const BENCH_METHODS: Record<string, string> = {
 /** The fixed activation scale of every quantized point (latency does not depend on it). */
 export const FIXED_ACT_SCALE = 0.05;
 
-/** A plan with the same fixed scale everywhere, as scripts/bench_quant.ts uses. */
+/** A plan with the same fixed scale everywhere (latency does not depend on the values). */
 export function fixedPlan(method: string, layers: number, scale = FIXED_ACT_SCALE): QuantPlan {
   const s = Object.fromEntries(ACT_POINTS.map((p) => [p, scale])) as Record<ActPoint, number>;
   return {
