@@ -80,9 +80,10 @@ export class Progress {
 /** `75` → `1m15s`; NaN → `?`. */
 export function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return "?";
-  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${Math.round(s % 60).toString().padStart(2, "0")}s`;
+  if (s < 59.5) return `${s.toFixed(s < 10 ? 1 : 0)}s`;
+  const whole = Math.round(s); // round once, so 179.7 s is 3m00s, not 2m60s
+  const m = Math.floor(whole / 60);
+  if (m < 60) return `${m}m${(whole % 60).toString().padStart(2, "0")}s`;
   return `${Math.floor(m / 60)}h${(m % 60).toString().padStart(2, "0")}m`;
 }
 

@@ -41,6 +41,8 @@ Deno.test("progress: rate, ETA and the non-terminal line mode", () => {
   assert.match(lines[0], /^work \[#{6}-{18}\] 1\/4 25% .* ETA /);
   assert.match(lines.at(-1)!, /4\/4 100% .* in /);
   assert.equal(formatSeconds(75), "1m15s");
+  assert.equal(formatSeconds(179.7), "3m00s");
+  assert.equal(formatSeconds(59.7), "1m00s");
   assert.equal(formatSeconds(NaN), "?");
 });
 
