@@ -26,7 +26,17 @@ export interface GraphOptions {
   weights: "float32" | "float16";
   /** Type of the projections and convolutions; the scan and the norms always run in float32. */
   compute: "float32" | "float16";
+  /**
+   * The prefill's selective scan: `sequential` (an ONNX Scan over time; default, the fastest on
+   * the CPU EP) or `parallel` (log2 doubling steps over whole [b, l, e, n] tensors, for GPU EPs,
+   * where a Scan pays a fixed cost per step; handles at most PARALLEL_SCAN_MAX tokens a run).
+   */
+  scan?: "sequential" | "parallel";
 }
+
+/** Doubling steps of the parallel scan, and the longest prefill a run of it covers. */
+export const PARALLEL_SCAN_STEPS = 11;
+export const PARALLEL_SCAN_MAX: number = 2 ** PARALLEL_SCAN_STEPS;
 
 const INT64_MAX = 2 ** 62;
 
@@ -215,6 +225,65 @@ function scanBody(A: string, layer: number): Graph {
   return s;
 }
 
+/**
+ * The selective scan over a whole sequence without a loop (Hillis–Steele): with
+ * a_t = exp(dt_t A) and b_t = (dt_t u_t) B_t, h_t = a_t h_{t-1} + b_t is an associative
+ * recurrence; after doubling steps k = 1, 2, 4, … (b_t += a_t b_{t-k}, a_t *= a_{t-k}),
+ * b_t = h_t. The past state enters as b_0 += a_0 h_{-1}. Shifts pad at the front and keep the
+ * first l positions, so any l up to 2^steps works. Returns [h_{l-1} [b, e, n], y [b, l, e]].
+ */
+function parallelScan(
+  B: Builder,
+  pastSsm: string, // [b, e, n]
+  dt: string, // [b, l, e]
+  dtu: string, // [b, l, e]
+  Bm: string, // [b, l, n]
+  Cm: string, // [b, l, n]
+  A: string, // [e, n]
+  layer: number,
+): string[] {
+  const g = B.g;
+  let a = g.op("Exp", [g.op("Mul", [B.unsqueeze(dt, 3), A])]); // [b, l, e, n]
+  let h = g.op("Mul", [B.unsqueeze(dtu, 3), B.unsqueeze(Bm, 2)]); // [b, l, e, n]
+  // b_0 += a_0 h_{-1}: add a_t h_{-1} at t = 0 only, through a one-hot over time
+  const len = g.op("Slice", [g.op("Shape", [dt]), g.const("int64", [1]), g.const("int64", [2])]); // [1]
+  const t0 = g.op("Pad", [
+    g.const("float32", [1], [1, 1, 1, 1]),
+    g.op("Concat", [
+      g.const("int64", [0, 0, 0, 0, 0]),
+      g.op("Sub", [len, g.const("int64", [1])]),
+      g.const("int64", [0, 0]),
+    ], { axis: 0 }),
+  ]); // [1, l, 1, 1]
+  h = g.op("Add", [h, g.op("Mul", [g.op("Mul", [a, B.unsqueeze(pastSsm, 1)]), t0])]);
+  const axis = g.const("int64", [1]), zero = g.const("int64", [0]);
+  const shift = (x: string, k: number, fill: number) =>
+    g.op("Slice", [
+      g.op("Pad", [x, g.const("int64", [0, k, 0, 0, 0, 0, 0, 0]), g.scalar("float32", fill)]),
+      zero,
+      len,
+      axis,
+    ]);
+  for (let s = 0; s < PARALLEL_SCAN_STEPS; s++) {
+    const k = 2 ** s;
+    h = g.op("Add", [h, g.op("Mul", [a, shift(h, k, 0)])]);
+    if (s + 1 < PARALLEL_SCAN_STEPS) a = g.op("Mul", [a, shift(a, k, 1)]);
+  }
+  const y = g.op("ReduceSum", [g.op("Mul", [h, B.unsqueeze(Cm, 2)]), g.const("int64", [3])], {
+    keepdims: 0,
+  }); // [b, l, e]
+  const last = g.op(
+    "Squeeze",
+    [
+      g.op("Slice", [h, g.const("int64", [-1]), g.const("int64", [INT64_MAX]), axis]),
+      axis,
+    ],
+    {},
+    { outputs: [`present_ssm.${layer}`] },
+  ); // [b, e, n]
+  return [last, y];
+}
+
 /** Builds the prefill graph (whole sequences, from the given states). */
 export function buildPrefill(
   cfg: MambaConfig,
@@ -267,18 +336,15 @@ export function buildPrefill(
     const dtBias = B.weight(`${p}.dt_proj.bias`, [e]);
     const dt = B.toF32(g.op("Softplus", [g.op("Add", [dtRaw, dtBias])])); // [b, l, e]
     const uf = B.toF32(u);
-    const [hLast, ys] = g.opN("Scan", [
-      pastSsm,
-      dt,
-      g.op("Mul", [dt, uf]),
-      B.toF32(Bm),
-      B.toF32(Cm),
-    ], {
-      body: scanBody(B.A(p), i),
-      num_scan_inputs: 4,
-      scan_input_axes: [1, 1, 1, 1],
-      scan_output_axes: [1],
-    }, { outputs: [`present_ssm.${i}`, g.fresh("ys")] }); // [b, e, n], [b, l, e]
+    const dtu = g.op("Mul", [dt, uf]); // [b, l, e]
+    const [hLast, ys] = opt.scan === "parallel"
+      ? parallelScan(B, pastSsm, dt, dtu, B.toF32(Bm), B.toF32(Cm), B.A(p), i)
+      : g.opN("Scan", [pastSsm, dt, dtu, B.toF32(Bm), B.toF32(Cm)], {
+        body: scanBody(B.A(p), i),
+        num_scan_inputs: 4,
+        scan_input_axes: [1, 1, 1, 1],
+        scan_output_axes: [1],
+      }, { outputs: [`present_ssm.${i}`, g.fresh("ys")] }); // [b, e, n], [b, l, e]
     g.output(hLast, "float32", ["batch", e, n]);
     const Dw = B.weight(`${p}.D`, [e], "float32");
     const ySsm = act(i, "y_ssm", g.op("Add", [ys, g.op("Mul", [uf, Dw])]), e); // [b, l, e]

@@ -6,7 +6,13 @@ import { join } from "node:path";
 import { type Checkpoint, openCheckpoint } from "./checkpoint.ts";
 import type { MambaConfig } from "./config.ts";
 import { KitError } from "./errors.ts";
-import { buildDecode, buildPrefill, type GraphOptions, type WeightSource } from "./mamba_onnx.ts";
+import {
+  buildDecode,
+  buildPrefill,
+  type GraphOptions,
+  PARALLEL_SCAN_MAX,
+  type WeightSource,
+} from "./mamba_onnx.ts";
 import { writeModelFolder } from "./onnx/save.ts";
 import { createSession, type Ep, parseEp } from "./runtime.ts";
 import { loadTokenizer, missingTokenizer, type Tokenizer } from "./tokenizer.ts";
@@ -23,6 +29,8 @@ export interface LoadOptions {
   dtype?: Dtype;
   /** Threads per operator on the CPU EP. */
   threads?: number;
+  /** The prefill's scan (default: sequential on the CPU EP, parallel on GPU EPs). */
+  scan?: "sequential" | "parallel";
   /** Where built graphs are cached; default `$QUAMBA_KIT_CACHE` or `~/.cache/quamba-kit`. */
   cacheDir?: string;
 }
@@ -81,12 +89,20 @@ export class OnnxModel implements Model {
     readonly method: string,
     private readonly prefillSession: ort.InferenceSession,
     private readonly decodeSession: ort.InferenceSession,
+    /** The longest prefill one run of the graph takes (longer inputs go in pieces). */
+    readonly maxPrefill: number = Infinity,
   ) {}
 
   /** Opens `prefill.onnx` and `decode.onnx` from `dir`. */
   static async open(
     dir: string,
-    meta: { config: MambaConfig; tokenizer: Tokenizer; source: string; method: string },
+    meta: {
+      config: MambaConfig;
+      tokenizer: Tokenizer;
+      source: string;
+      method: string;
+      maxPrefill?: number;
+    },
     ep: Ep,
     threads?: number,
   ): Promise<OnnxModel> {
@@ -100,6 +116,7 @@ export class OnnxModel implements Model {
       meta.method,
       prefill,
       decode,
+      meta.maxPrefill,
     );
   }
 
@@ -152,9 +169,26 @@ export class OnnxModel implements Model {
     }
     ids.forEach((s) => this.checkIds(s));
     state ??= this.initialState(b);
+    if (l > this.maxPrefill) return await this.prefillInPieces(ids, state);
     const t = new ort.Tensor("int64", BigInt64Array.from(ids.flat(), BigInt), [b, l]);
     const out = await this.prefillSession.run(this.feeds(t, state));
     return { logits: out.logits.data as Float32Array, state: this.stateOf(out, b) };
+  }
+
+  /** A prefill longer than one run takes: pieces of maxPrefill tokens, states carried. */
+  private async prefillInPieces(ids: number[][], state: MambaState) {
+    const b = ids.length, l = ids[0].length, v = this.config.vocab_size;
+    const logits = new Float32Array(b * l * v);
+    for (let start = 0; start < l; start += this.maxPrefill) {
+      const piece = ids.map((s) => s.slice(start, start + this.maxPrefill));
+      const p = piece[0].length;
+      const r = await this.prefill(piece, state);
+      for (let row = 0; row < b; row++) {
+        logits.set(r.logits.subarray(row * p * v, (row + 1) * p * v), (row * l + start) * v);
+      }
+      state = r.state;
+    }
+    return { logits, state };
   }
 
   async decode(ids: number[], state: MambaState) {
@@ -206,10 +240,14 @@ export function argmax(a: Float32Array, offset: number, n: number): number {
   return best;
 }
 
-/** Graph options for a precision on an EP: float16 compute needs a GPU EP. */
-export function graphOptions(dtype: Dtype, ep: Ep): GraphOptions {
-  if (dtype === "fp32") return { weights: "float32", compute: "float32" };
-  return { weights: "float16", compute: ep === "cpu" ? "float32" : "float16" };
+/**
+ * Graph options for a precision on an EP: float16 compute needs a GPU EP; GPU EPs get the
+ * parallel scan (a Scan pays a fixed cost per time step there), the CPU the sequential one.
+ */
+export function graphOptions(dtype: Dtype, ep: Ep, scan?: GraphOptions["scan"]): GraphOptions {
+  const s = scan ?? (ep === "cpu" ? "sequential" : "parallel");
+  if (dtype === "fp32") return { weights: "float32", compute: "float32", scan: s };
+  return { weights: "float16", compute: ep === "cpu" ? "float32" : "float16", scan: s };
 }
 
 /** Writes `prefill.onnx`, `decode.onnx` and their shared `weights.bin` into `dir`. */
@@ -248,14 +286,21 @@ export async function modelFromCheckpoint(
   const tokenizer = await isFile(join(ckpt.dir, "tokenizer.json"))
     ? await loadTokenizer(ckpt.dir)
     : missingTokenizer(ckpt.dir);
-  const opt = graphOptions(dtype, ep);
-  const dir = await graphCacheDir(ckpt, `${opt.weights}-${opt.compute}`, options.cacheDir);
+  const opt = graphOptions(dtype, ep, options.scan);
+  const variant = `${opt.weights}-${opt.compute}${opt.scan === "parallel" ? "-parallel" : ""}`;
+  const dir = await graphCacheDir(ckpt, variant, options.cacheDir);
   if (!(await isFile(join(dir, "decode.onnx")))) {
     await buildGraphs(dir, ckpt.config, ckpt.store, opt, { source: ckpt.dir, dtype });
   }
   return await OnnxModel.open(
     dir,
-    { config: ckpt.config, tokenizer, source: ckpt.dir, method: dtype },
+    {
+      config: ckpt.config,
+      tokenizer,
+      source: ckpt.dir,
+      method: dtype,
+      maxPrefill: opt.scan === "parallel" ? PARALLEL_SCAN_MAX : Infinity,
+    },
     ep,
     options.threads,
   );

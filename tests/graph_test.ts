@@ -139,3 +139,35 @@ Deno.test("graphs: bad token ids and empty input get clear errors", async () => 
   await assert.rejects(() => model.prefill([[1, 2], [3]]), /equal length/);
   await model.close();
 });
+
+Deno.test("graphs: the parallel scan (for GPU EPs) equals the reference, from any state, past its length", async () => {
+  for (const overrides of [CONFIGS.default, CONFIGS.untied_biased]) {
+    const { dir } = await tinyCheckpoint(overrides, 7);
+    const ckpt = await openCheckpoint(dir);
+    const par = await modelFromCheckpoint(ckpt, { cacheDir, ep: TEST_EP, scan: "parallel" });
+    const seq = await modelFromCheckpoint(ckpt, { cacheDir, ep: TEST_EP, scan: "sequential" });
+    const ref = await ReferenceMamba.fromCheckpoint(ckpt);
+    const v = par.config.vocab_size;
+    for (const len of [1, 2, 13, 64]) {
+      const ids = randomIds(len, v, len + 100);
+      const want = ref.forward(ids);
+      const got = await par.prefill([ids]);
+      assertClose(got.logits, want.logits, 2e-5, `parallel logits, length ${len}`);
+      const s = await stateArrays(got.state);
+      s.ssm.forEach((x, i) => assertClose(x, want.state.ssm[i], 2e-5, `parallel ssm ${i}, length ${len}`));
+    }
+    // from a non-zero state: prefill 7 tokens, then 9 more
+    const ids = randomIds(16, v, 5);
+    const a = await par.prefill([ids.slice(0, 7)]);
+    const b = await par.prefill([ids.slice(7)], a.state);
+    assertClose(b.logits, ref.forward(ids).logits.subarray(7 * v), 2e-5, "parallel from a state");
+    // longer than one run of the graph (2048 tokens): in pieces, equal to the sequential scan
+    const long = randomIds(2100, v, 9);
+    assert.equal(par.maxPrefill, 2048);
+    const lp = await par.prefill([long, long.slice().reverse()]);
+    const ls = await seq.prefill([long, long.slice().reverse()]);
+    assertClose(lp.logits, ls.logits, 1e-4, "2100 tokens in pieces");
+    await par.close();
+    await seq.close();
+  }
+});
