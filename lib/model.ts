@@ -250,6 +250,16 @@ export function graphOptions(dtype: Dtype, ep: Ep, scan?: GraphOptions["scan"]):
   return { weights: "float16", compute: ep === "cpu" ? "float32" : "float16", scan: s };
 }
 
+/** A folder name for graphs built with `opt` (e.g. `float32-float32-parallel`). */
+export function graphVariant(opt: GraphOptions): string {
+  return `${opt.weights}-${opt.compute}${opt.scan === "parallel" ? "-parallel" : ""}`;
+}
+
+/** The longest prefill one run of graphs built with `opt` takes. */
+export function maxPrefillOf(opt: GraphOptions): number {
+  return opt.scan === "parallel" ? PARALLEL_SCAN_MAX : Infinity;
+}
+
 /** Writes `prefill.onnx`, `decode.onnx` and their shared `weights.bin` into `dir`. */
 export async function buildGraphs(
   dir: string,
@@ -287,8 +297,7 @@ export async function modelFromCheckpoint(
     ? await loadTokenizer(ckpt.dir)
     : missingTokenizer(ckpt.dir);
   const opt = graphOptions(dtype, ep, options.scan);
-  const variant = `${opt.weights}-${opt.compute}${opt.scan === "parallel" ? "-parallel" : ""}`;
-  const dir = await graphCacheDir(ckpt, variant, options.cacheDir);
+  const dir = await graphCacheDir(ckpt, graphVariant(opt), options.cacheDir);
   if (!(await isFile(join(dir, "decode.onnx")))) {
     await buildGraphs(dir, ckpt.config, ckpt.store, opt, { source: ckpt.dir, dtype });
   }
@@ -299,7 +308,7 @@ export async function modelFromCheckpoint(
       tokenizer,
       source: ckpt.dir,
       method: dtype,
-      maxPrefill: opt.scan === "parallel" ? PARALLEL_SCAN_MAX : Infinity,
+      maxPrefill: maxPrefillOf(opt),
     },
     ep,
     options.threads,

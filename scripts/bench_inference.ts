@@ -9,6 +9,8 @@ import {
   buildGraphs,
   type Dtype,
   graphOptions,
+  graphVariant,
+  maxPrefillOf,
   type Model,
   modelFromCheckpoint,
   OnnxModel,
@@ -18,7 +20,7 @@ import { parseEp } from "../lib/runtime.ts";
 import { shapeConfig, syntheticWeights } from "../lib/synthetic.ts";
 import { summarize, timeit } from "../lib/stats_time.ts";
 import { missingTokenizer } from "../lib/tokenizer.ts";
-import { cacheRoot } from "../lib/cache.ts";
+import { cacheRoot, GRAPH_VERSION } from "../lib/cache.ts";
 import { join } from "node:path";
 
 const USAGE = `Prefill and decode tokens/s, fp32 vs fp16.
@@ -53,7 +55,7 @@ await runCli(async () => {
     }
     const cfg = shapeConfig(o.shape);
     const opt = graphOptions(dtype, ep);
-    const dir = join(cacheRoot(), `synthetic-${o.shape}`, `${opt.weights}-${opt.compute}`);
+    const dir = join(cacheRoot(), `synthetic-${o.shape}`, `g${GRAPH_VERSION}-${graphVariant(opt)}`);
     try {
       await Deno.stat(join(dir, "decode.onnx"));
     } catch {
@@ -64,6 +66,7 @@ await runCli(async () => {
       tokenizer: missingTokenizer(dir),
       source: `synthetic ${o.shape}`,
       method: dtype,
+      maxPrefill: maxPrefillOf(opt),
     };
     return await OnnxModel.open(dir, meta, ep);
   };
