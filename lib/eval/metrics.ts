@@ -6,6 +6,7 @@
  */
 import { KitError } from "../errors.ts";
 import { pyLen } from "./pystr.ts";
+import { mulberry32 } from "../random.ts";
 
 /** A per-example value: a number, or (loglikelihood, weight) for weighted metrics. */
 export type Item = number | [number, number];
@@ -63,18 +64,6 @@ function weightedMeanLl(items: [number, number][]): number {
   return ll / w;
 }
 
-/** A deterministic generator (mulberry32) of numbers in [0, 1). */
-function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 /**
  * lm-eval's `bootstrap_stderr`: the sample standard deviation of `f` over `iters` resamples of
  * `xs` with replacement. Same estimator; a different random generator (seeded, so repeatable),
@@ -92,7 +81,7 @@ export function bootstrapStderr(
   seed = 1234,
 ): number {
   if (xs.length < 2 || iters < 2) return NaN;
-  const r = uniform(seed);
+  const r = mulberry32(seed);
   const n = xs.length, sample = new Array<number>(n), res = new Array<number>(iters);
   for (let it = 0; it < iters; it++) {
     for (let i = 0; i < n; i++) sample[i] = xs[Math.floor(r() * n)];

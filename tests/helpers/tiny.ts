@@ -4,17 +4,12 @@ import { expectedTensors } from "../../lib/checkpoint.ts";
 import { type MambaConfig, parseConfig } from "../../lib/config.ts";
 import { bytesOf } from "../../lib/onnx/builder.ts";
 import { writeSafetensors } from "../../lib/safetensors.ts";
+import { mulberry32 } from "../../lib/random.ts";
 
 /** A deterministic generator (mulberry32) of numbers in [-1, 1). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
-  };
+  const u = mulberry32(seed);
+  return () => 2 * u() - 1;
 }
 
 /** Writes a random checkpoint; returns its folder and config. */
