@@ -217,3 +217,16 @@ export function logTicks(domain: [number, number]): number[] {
   }
   return ticks;
 }
+
+/** A log-scale y axis with 10ⁿ tick labels and a grid, labelled `label` (shared by the histograms). */
+export function logY(label: string) {
+  return {
+    type: "log" as const,
+    label,
+    labelAnchor: "center" as const,
+    labelArrow: "none" as const,
+    tickFormat: pow10Label,
+    nice: true,
+    grid: true,
+  };
+}

@@ -8,6 +8,7 @@ import {
   fmt,
   type HistogramRow,
   histogramRows,
+  logY,
   pow10Label,
   scalarRows,
 } from "./data.ts";
@@ -83,15 +84,7 @@ export function hadamardPlot(
       labelAnchor: "center",
       tickFormat: pow10Label,
     },
-    y: {
-      type: "log",
-      label: "share of values per bin (log scale)",
-      labelAnchor: "center",
-      labelArrow: "none",
-      tickFormat: pow10Label,
-      nice: true,
-      grid: true,
-    },
+    y: logY("share of values per bin (log scale)"),
     color: { domain: SERIES.map((s) => s.tensor), range: SERIES.map((s) => s.color) },
     marks: [
       Plot.ruleX(edges, { x: "absmax", stroke: "tensor", strokeDasharray: "4,3" }),

@@ -17,7 +17,7 @@ import {
   rotatedQuantization,
   type SweepRow,
 } from "../recipe_demo.ts";
-import { fmt, logTicks, pow10Label } from "./data.ts";
+import { fmt, logTicks, logY, pow10Label } from "./data.ts";
 import { COLORS, figure, plotBlock, swatchBlock } from "./svg.ts";
 
 /** A curve of a figure. */
@@ -116,15 +116,7 @@ export function magnitudesPlot(
     marginLeft: 60,
     marginTop: 14 + 14 * markers.length,
     x: LOG_X,
-    y: {
-      type: "log",
-      label: "share of values per bin (log scale)",
-      labelAnchor: "center",
-      labelArrow: "none",
-      tickFormat: pow10Label,
-      nice: true,
-      grid: true,
-    },
+    y: logY("share of values per bin (log scale)"),
     color: colorScale(series),
     marks: [...markerMarks(markers), ...lineMarks(data)],
   });
@@ -164,15 +156,7 @@ export function errorByMagnitudePlot(
     marginLeft: 60,
     marginTop: 14 + 14 * markers.length,
     x: { ...LOG_X, domain: xDomain, label: null },
-    y: {
-      type: "log",
-      label: "mean |quantization error| in the bin (log)",
-      labelAnchor: "center",
-      labelArrow: "none",
-      tickFormat: pow10Label,
-      nice: true,
-      grid: true,
-    },
+    y: logY("mean |quantization error| in the bin (log)"),
     color: colorScale(series),
     marks: [...markerMarks(markers), ...lineMarks(data)],
   });
