@@ -71,6 +71,8 @@ export interface GraphHooks {
   param?(g: Graph, name: string, dims: number[]): string | undefined;
   /** Replaces a projection's weight as MatMul's B input, [in, out]; undefined keeps it. */
   matmulWeight?(g: Graph, prefix: string, out: number, inp: number): string | undefined;
+  /** Replaces a whole projection `x @ W^T` (before its bias); undefined keeps the MatMul. */
+  linear?(g: Graph, x: string, prefix: string, out: number, inp: number): string | undefined;
 }
 
 /** Shared machinery of both graphs: weights, casts, linear layers, norms. */
@@ -132,14 +134,19 @@ class Builder {
 
   /** x @ W^T (+ b) with W [out, in] from the checkpoint; x in the compute type. */
   linear(x: string, prefix: string, out: number, inp: number, bias: boolean): string {
-    const wt = this.memo(
+    const custom = this.hooks.linear?.(this.g, x, prefix, out, inp);
+    const y = custom ?? this.g.op("MatMul", [x, this.transposedWeight(prefix, out, inp)]);
+    return bias ? this.g.op("Add", [y, this.weight(`${prefix}.bias`, [out])]) : y;
+  }
+
+  /** W^T [in, out] of a projection, as MatMul's B input. */
+  private transposedWeight(prefix: string, out: number, inp: number): string {
+    return this.memo(
       `T:${prefix}`,
       () =>
         this.hooks.matmulWeight?.(this.g, prefix, out, inp) ??
           this.g.op("Transpose", [this.weight(`${prefix}.weight`, [out, inp])], { perm: [1, 0] }),
     );
-    const y = this.g.op("MatMul", [x, wt]);
-    return bias ? this.g.op("Add", [y, this.weight(`${prefix}.bias`, [out])]) : y;
   }
 
   /** RMSNorm in float32 over the last axis, in the pattern onnxruntime fuses. */

@@ -16,6 +16,10 @@ export interface SessionOptions {
   optimizedModelFilePath?: string;
   /** Per-operator profiling: onnxruntime writes `<prefix>_<date>.json` (see `endProfiling`). */
   profileFilePrefix?: string;
+  /** Where outputs are left: `gpu-buffer` keeps them on the GPU (as inputs of the next run). */
+  outputLocation?: Record<string, "cpu" | "gpu-buffer">;
+  /** WebGPU EP options (`ep.webgpuexecutionprovider.*`), e.g. `{ validationMode: "disabled" }`. */
+  webgpu?: Record<string, string>;
   /** Extra session config entries (`session.*` keys of onnxruntime_session_options_config_keys.h). */
   config?: Record<string, string>;
 }
@@ -50,9 +54,15 @@ export async function createSession(
     extra: {
       session: { qdq_matmulnbits_accuracy_level: "1", ...sessionKeys(options.config) },
       optimization: { disable_specified_optimizers: "MatMulAddFusion" },
+      // Dawn's API validation costs CPU time at every dispatch: off by default (measured on the
+      // H200: 1.37 → 1.41 ms a run, but a mamba-130m decode step 28 → 18 ms)
+      ...(ep === "webgpu"
+        ? { ep: { webgpuexecutionprovider: { validationMode: "disabled", ...options.webgpu } } }
+        : {}),
     },
   };
   if (options.threads) so.intraOpNumThreads = options.threads;
+  if (options.outputLocation) so.preferredOutputLocation = options.outputLocation;
   if (options.optimizedModelFilePath) so.optimizedModelFilePath = options.optimizedModelFilePath;
   if (options.profileFilePrefix) {
     so.enableProfiling = true;

@@ -26,7 +26,14 @@ import {
   formatTable,
   rowsTable,
 } from "../lib/bench/table.ts";
-import { checkTargets, formatTarget, targetChecks } from "../lib/bench/targets.ts";
+import {
+  checkTargets,
+  formatTarget,
+  GPU_TARGETS,
+  type TargetCheck,
+  targetChecks,
+} from "../lib/bench/targets.ts";
+import { epOverhead } from "../lib/bench/kernels.ts";
 import { interleaved, type InterleavedResult } from "../lib/bench/interleaved.ts";
 import { openBenchModel } from "../lib/bench/open.ts";
 import { Progress } from "../lib/progress.ts";
@@ -61,6 +68,8 @@ usage: deno task bench [options]
                     time, exactly as lib/quant builds them (default: stored dequantized)
   --out DIR         where to write bench.{json,arrow} and the figures (default reports/bench)
   --no-bandwidth    skip the copy benchmark (no bandwidth floor)
+  --bandwidth B     the floor's bandwidth in bytes/s instead of a copy benchmark (GPU EPs: the
+                    card's, e.g. 4.8e12 for an H200; without it GPU rows have no floor)
   --max-load X      before each measurement, wait while other processes keep more than X
                     cores busy (default 0.3; the load is recorded with every row)
   --interleaved N   rounds of the interleaved measurement of the targets' ratios on mamba-130m
@@ -112,6 +121,7 @@ await runCli(async () => {
     "all-logits": { type: "boolean" },
     out: { type: "string" },
     "no-bandwidth": { type: "boolean" },
+    bandwidth: { type: "string" },
     "no-fold": { type: "boolean" },
     "max-load": { type: "string" },
     "in-process": { type: "boolean" },
@@ -151,7 +161,12 @@ await runCli(async () => {
   const load0 = await quiet("the copy benchmark");
   console.log(`other processes keep ${load0?.toFixed(2) ?? "?"} of ${env.cores} cores busy`);
   let bw: Bandwidth | undefined;
-  if (!o["no-bandwidth"] && ep === "cpu") {
+  if (o.bandwidth !== undefined) {
+    const b = Number(o.bandwidth);
+    if (!(b > 0)) throw new KitError(`--bandwidth: '${o.bandwidth}' is not bytes per second`);
+    bw = { bytesPerSecond: b, medianBytesPerSecond: b, threads: 0, bufferBytes: 0 };
+    console.log(`bandwidth for the floor: ${(b / 1e12).toFixed(2)} TB/s (given)`);
+  } else if (!o["no-bandwidth"] && ep === "cpu") {
     bw = await copyBandwidth({ threads: threads ?? env.cores });
     console.log(
       `copy bandwidth (${bw.threads} threads, read + write): ${
@@ -175,12 +190,19 @@ await runCli(async () => {
     console.log(`int8 graphs: fixed activation scales (${FIXED_ACT_SCALE}), no calibration`);
   }
 
+  const overhead = await epOverhead(ep);
+  console.log(
+    `${ep}: ${overhead.runMs.toFixed(3)} ms fixed cost per run, ${
+      overhead.kernelUs.toFixed(1)
+    } µs per kernel (a chain of ${overhead.chain} Add/Mul over ${overhead.width} floats)`,
+  );
+  const base = ep !== "cpu" && methods.includes("fp16") ? "fp16" : "fp32";
   const rows: BenchRow[] = [];
   const scalingRows: { model: string; method: string; prompt: number; ttft: Summary }[] = [];
   for (const m of entries) {
     for (const method of methods) {
-      const dir = benchCacheDir(m.key, method, { lastLogits, foldParams });
-      await ensureBenchGraphs(dir, m.config, m.src, method, m.name, { lastLogits, foldParams });
+      const dir = benchCacheDir(m.key, method, { lastLogits, foldParams, ep });
+      await ensureBenchGraphs(dir, m.config, m.src, method, m.name, { lastLogits, foldParams, ep });
       const ins = await inspectModel(dir, ep, threads);
       const load = await quiet(`${m.name} ${method}`);
       const spec: MeasureSpec = {
@@ -195,6 +217,7 @@ await runCli(async () => {
         warmup,
         repeats,
         scaling,
+        kernels: ep !== "cpu",
       };
       const res = inProcess ? await measureOne(spec) : await measureIsolated(spec);
       const { latency } = res;
@@ -221,7 +244,7 @@ await runCli(async () => {
         model: m.name,
         method,
         weights: m.weights,
-        bits: bitsOf(method),
+        bits: bitsOf(method, ep),
         weightBytes: ins.weightBytes,
         stateBytes: sb,
         decodeBytesPerToken: ins.decodeBytesPerToken,
@@ -236,31 +259,54 @@ await runCli(async () => {
         fusedPrefill: ins.prefill.fused,
         fusedDecode: ins.decode.fused,
         nodesDecode: ins.decode.nodes,
+        kernelsPerStep: res.kernels?.perStep,
+        kernelsOffload: res.kernels?.offload,
       };
       rows.push(row);
       console.log(
         `  TTFT ${latency.ttft.mean.toFixed(1)} ms, TPOT ${latency.tpot.mean.toFixed(2)} ms` +
           (floor ? ` (floor ${floor.floorMs.toFixed(2)} ms, ${floor.ratio!.toFixed(2)}x)` : "") +
-          `, TTLT ${
-            (latency.ttlt.mean / 1000).toFixed(2)
-          } s; ${ins.decode.nodes} nodes per decode step; ` +
+          `, TTLT ${(latency.ttlt.mean / 1000).toFixed(2)} s; ${
+            res.kernels?.perStep ?? ins.decode.nodes
+          } ${res.kernels ? "kernels" : "nodes"} per decode step; ` +
           `other load ${load?.toFixed(2) ?? "?"} before, ${loadAfter?.toFixed(2) ?? "?"} after`,
       );
     }
   }
   console.log();
-  console.log(formatTable(rows));
-  const targets = checkTargets(rows);
+  console.log(formatTable(rows, base));
+  const targets = ep === "cpu" ? checkTargets(rows) : gpuTargets(rows, scalingRows);
   if (targets.length) {
-    console.log("\nCPU targets (issue 6), from the table (means of whole generations):");
+    console.log(
+      `\n${ep === "cpu" ? "CPU" : "GPU"} targets (issue 6), from the table (means of whole ` +
+        `generations${ep === "cpu" ? "" : "; TTFT at 2048 tokens where --scaling has it"}):`,
+    );
     for (const t of targets) console.log(`  ${formatTarget(t)}`);
+  }
+  if (ep !== "cpu") {
+    for (const r of rows) {
+      console.log(
+        `  ${r.model} ${r.method}: decode ${r.latency.tpot.mean.toFixed(2)} ms = ${
+          r.floorRatio?.toFixed(1) ?? "?"
+        }x the floor; ${r.kernelsPerStep?.toFixed(0) ?? "?"} kernels x ${
+          overhead.kernelUs.toFixed(1)
+        } µs + ${overhead.runMs.toFixed(2)} ms per run = ${
+          ((r.kernelsPerStep ?? NaN) * overhead.kernelUs / 1000 + overhead.runMs).toFixed(2)
+        } ms of launch cost` +
+          (Object.keys(r.kernelsOffload ?? {}).length
+            ? `; off the EP: ${JSON.stringify(r.kernelsOffload)}`
+            : ""),
+      );
+    }
   }
   // the same ratios measured interleaved (robust to bursts of other processes' load)
   const inter: { rounds: number; steps: number; results: InterleavedResult[] } | undefined =
     await (async () => {
       const m = entries.find((e) => e.name === "mamba-130m");
       const int8 = methods.filter((x) => bitsOf(x).startsWith("W8"));
-      if (!m || !methods.includes("fp32") || !int8.length || rounds === 0) return undefined;
+      if (!m || ep !== "cpu" || !methods.includes("fp32") || !int8.length || rounds === 0) {
+        return undefined;
+      }
       const open = ["fp32", ...int8];
       const models = await Promise.all(
         open.map((method) =>
@@ -328,7 +374,14 @@ await runCli(async () => {
     maxLoad,
     fixedActScale: FIXED_ACT_SCALE,
   };
-  const meta = { settings, env, bandwidth: bw, foreignLoad: { before: load0, after: load1 } };
+  const meta = {
+    settings,
+    env,
+    bandwidth: bw,
+    bandwidthGiven: o.bandwidth !== undefined,
+    overhead,
+    foreignLoad: { before: load0, after: load1 },
+  };
   await writeFileAtomic(
     join(outDir, "bench.json"),
     JSON.stringify(
@@ -344,7 +397,7 @@ await runCli(async () => {
       2,
     ),
   );
-  await writeFileAtomic(join(outDir, "bench.md"), formatMarkdown(rows) + "\n");
+  await writeFileAtomic(join(outDir, "bench.md"), formatMarkdown(rows, base) + "\n");
   await writeArrowFile(join(outDir, "bench.arrow"), rowsTable(rows), {
     settings: JSON.stringify(settings),
     env: JSON.stringify(env),
@@ -367,3 +420,16 @@ await runCli(async () => {
     }`,
   );
 });
+
+/** The GPU targets on the largest size measured (the issue's: mamba-2.8b), TTFT at 2048 tokens. */
+function gpuTargets(
+  rows: BenchRow[],
+  scaling: { model: string; method: string; prompt: number; ttft: Summary }[],
+): TargetCheck[] {
+  const model = ["mamba-2.8b", "mamba-1.4b", "mamba-790m", "mamba-370m", "mamba-130m"]
+    .find((m) => rows.some((r) => r.model === m));
+  if (!model) return [];
+  const at2048 = (method: string) =>
+    scaling.find((x) => x.model === model && x.method === method && x.prompt === 2048)?.ttft.mean;
+  return checkTargets(rows, model, GPU_TARGETS, at2048);
+}

@@ -6,7 +6,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { bandwidthFloor } from "../lib/bench/bandwidth.ts";
 import { cpuFlags } from "../lib/bench/env.ts";
-import { benchGraphs } from "../lib/bench/graphs.ts";
+import { benchGraphs, fixedPlan } from "../lib/bench/graphs.ts";
+import { epOverhead, stepKernels } from "../lib/bench/kernels.ts";
+import { methodSpec } from "../lib/quant/methods.ts";
+import { nbitsHooks } from "../lib/quant/nbits.ts";
+import { qdqHooks } from "../lib/quant/qdq.ts";
+import { transformWeights } from "../lib/quant/transform.ts";
+import { PARALLEL_SCAN_MAX } from "../lib/mamba_onnx.ts";
 import { promptIds, summarizeLatency } from "../lib/bench/latency.ts";
 import {
   bytesReadPerRun,
@@ -22,7 +28,7 @@ import { checkTargets } from "../lib/bench/targets.ts";
 import { openCheckpoint } from "../lib/checkpoint.ts";
 import { expectedTensors } from "../lib/checkpoint.ts";
 import { buildDecode, buildPrefill } from "../lib/mamba_onnx.ts";
-import { buildGraphs } from "../lib/model.ts";
+import { buildGraphs, OnnxModel } from "../lib/model.ts";
 import { bytesOf, Graph } from "../lib/onnx/builder.ts";
 import { writeModelFolder } from "../lib/onnx/save.ts";
 import { int8Head, quantizeBlocks } from "../lib/quant/head8.ts";
@@ -47,6 +53,19 @@ async function run(prefill: Graph, decode: Graph, ids = [1, 5, 7, 9, 2]) {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** The float values MatMulNBits computes with: codes × block scales, padding dropped. */
+function dequantizeBlocks(w: Float32Array, rows: number, cols: number): Float32Array {
+  const { codes, scales } = quantizeBlocks(w, rows, cols);
+  const nb = Math.ceil(cols / 32), out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const b = Math.floor(c / 32);
+      out[r * cols + c] = (codes[(r * nb + b) * 32 + (c % 32)] - 128) * scales[r * nb + b];
+    }
+  }
+  return out;
 }
 
 const maxDiff = (a: Float32Array, b: Float32Array) => {
@@ -235,6 +254,148 @@ Deno.test("quantizeBlocks: codes q + 128 and one scale per row and block", () =>
   assert.deepEqual([...scales], [Math.fround(16 / 127), Math.fround(16 / 127)]);
   assert.equal(codes[0], 128 - 127); // -16 -> -127
   assert.equal(codes[16], 128); // 0
+});
+
+Deno.test("quantizeBlocks: a last partial block is padded with zero codes", () => {
+  const w = Float32Array.from({ length: 2 * 40 }, (_, i) => (i % 40) - 20); // two rows of 40
+  const { codes, scales } = quantizeBlocks(w, 2, 40);
+  assert.equal(codes.length, 2 * 2 * 32);
+  assert.equal(scales.length, 4);
+  assert.equal(scales[1], Math.fround(19 / 127)); // block 2 of row 0 holds 12..19
+  assert.equal(codes[32 + 8], 128); // padding
+  assert.equal(codes[32 + 7], 128 + 127); // 19 -> 127
+});
+
+Deno.test("quamba-nbits: MatMulNBits equals float graphs of the dequantized weights", async () => {
+  // accuracy level 1 (float activations): the same values as the dequantized weights
+  const t = await transformWeights(config, ckpt.store, methodSpec("quamba"));
+  const plan = fixedPlan("quamba", config.num_hidden_layers);
+  const deq = new OverriddenWeights(t.src);
+  const r = config.time_step_rank, n = config.state_size, e = config.intermediate_size;
+  const d = config.hidden_size, v = config.vocab_size;
+  for (let i = 0; i < config.num_hidden_layers; i++) {
+    const p = `backbone.layers.${i}.mixer`;
+    for (
+      const [name, out, inp] of [
+        ["in_proj", 2 * e, d],
+        ["x_proj", r + 2 * n, e],
+        ["dt_proj", e, r],
+        ["out_proj", d, e],
+      ] as const
+    ) {
+      deq.map(`${p}.${name}.weight`, (w) => dequantizeBlocks(w, out, inp));
+    }
+  }
+  // the reference reads an untied lm_head of dequantized codes (the embedding stays float)
+  const headName = config.tie_word_embeddings ? "backbone.embeddings.weight" : "lm_head.weight";
+  const untied = { ...t.config, tie_word_embeddings: false };
+  const ref = {
+    read: async (name: string) =>
+      name === "lm_head.weight"
+        ? dequantizeBlocks(await t.src.read(headName), v, d)
+        : await deq.read(name),
+  };
+  const exact = qdqHooks(t.config, t.src, plan, { quantize: false });
+  const float = qdqHooks(untied, ref, plan, { quantize: false });
+  const lvl1 = { ...exact, ...nbitsHooks(t.config, t.src, { accuracyLevel: 1 }) };
+  const lvl4 = { ...exact, ...nbitsHooks(t.config, t.src) };
+  const [fp, fd] = await run(
+    buildPrefill(untied, ref, f32, float),
+    buildDecode(untied, ref, f32, float),
+  );
+  const g1 = [buildPrefill(t.config, t.src, f32, lvl1), buildDecode(t.config, t.src, f32, lvl1)];
+  assert.equal(
+    g1[1].nodes.filter((x) => x.opType === "MatMulNBits").length,
+    4 * config.num_hidden_layers + 1,
+  );
+  const [p1, d1] = await run(g1[0], g1[1]);
+  assert.ok(maxDiff(fp, p1) < 1e-4 && maxDiff(fd, d1) < 1e-4, `level 1: ${maxDiff(fp, p1)}`);
+  // accuracy level 4 quantizes the activations per block: close, not equal
+  const [p4, d4] = await run(
+    buildPrefill(t.config, t.src, f32, lvl4),
+    buildDecode(t.config, t.src, f32, lvl4),
+  );
+  const scale = Math.max(...fp.map(Math.abs));
+  assert.ok(
+    maxDiff(fp, p4) / scale < 0.05 && maxDiff(fd, d4) / scale < 0.05,
+    `level 4: ${maxDiff(fp, p4) / scale}`,
+  );
+  assert.ok(maxDiff(fp, p4) > 0, "level 4 quantizes the activations");
+});
+
+Deno.test("benchGraphs for GPU EPs: parallel scan, prefill in pieces, the same logits", async () => {
+  const cpu = await benchGraphs(config, ckpt.store, "fp32");
+  const gpu = await benchGraphs(config, ckpt.store, "fp32", { ep: "webgpu" });
+  assert.ok(!gpu.prefill.nodes.some((x) => x.opType === "Scan"));
+  const ids = Array.from({ length: 300 }, (_, i) => (i * 7 + 3) % config.vocab_size);
+  const [cp, cd] = await run(cpu.prefill, cpu.decode, ids);
+  // opened on the CPU EP with the GPU graphs' limit: 300 tokens go as 256 + 44
+  const dir = await Deno.makeTempDir({ prefix: "quamba-bench-test-" });
+  try {
+    await writeModelFolder(join(dir, "m"), {
+      "prefill.onnx": gpu.prefill,
+      "decode.onnx": gpu.decode,
+    });
+    const m = await openBenchModel(join(dir, "m"), { config, source: "tiny", method: "t" }, "cpu");
+    const piecewise = new OnnxModel(
+      config,
+      m.tokenizer,
+      "tiny",
+      "cpu",
+      "t",
+      // deno-lint-ignore no-explicit-any
+      (m as any).prefillSession,
+      (m as any).decodeSession,
+      PARALLEL_SCAN_MAX,
+    );
+    const p = await piecewise.prefill([ids]);
+    assert.equal(p.logits.length, config.vocab_size, "the last position's logits only");
+    assert.ok(maxDiff(cp, p.logits) < 1e-4, `prefill ${maxDiff(cp, p.logits)}`);
+    const d = await piecewise.decode([3], p.state);
+    assert.ok(maxDiff(cd, d.logits) < 1e-4, `decode ${maxDiff(cd, d.logits)}`);
+    await m.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  // float16 compute: the lm_head's Cast does not hide it from lastLogitsOnly
+  const { nodes } = (await benchGraphs(config, ckpt.store, "fp16", { ep: "webgpu" })).prefill;
+  const producer = (v: string) => nodes.find((x) => x.output!.includes(v))!;
+  const out = producer("logits");
+  const cast = out.opType === "Identity" ? producer(out.input![0]) : out;
+  assert.equal(cast.opType, "Cast");
+  const head = producer(cast.input![0]);
+  assert.equal(head.opType, "MatMul");
+  assert.equal(producer(head.input![0]).opType, "Slice");
+});
+
+Deno.test("stepKernels: kernel events per run, by provider, and what left the EP", () => {
+  const ev = (op: string, provider: string) => ({
+    cat: "Node",
+    name: `n_${op}_kernel_time`,
+    args: { op_name: op, provider },
+  });
+  const k = stepKernels(
+    [
+      ev("MatMul", "WebGpuExecutionProvider"),
+      ev("Add", "WebGpuExecutionProvider"),
+      ev("Range", "CPUExecutionProvider"),
+      ev("MatMul", "WebGpuExecutionProvider"),
+      ev("Add", "WebGpuExecutionProvider"),
+      ev("Range", "CPUExecutionProvider"),
+      { cat: "Session", name: "model_run" },
+    ],
+    2,
+    "webgpu",
+  );
+  assert.equal(k.perStep, 3);
+  assert.deepEqual(k.byProvider, { WebGpuExecutionProvider: 2, CPUExecutionProvider: 1 });
+  assert.deepEqual(k.offload, { Range: 1 });
+});
+
+Deno.test("epOverhead: a fixed cost per run and a cost per kernel on the CPU EP", async () => {
+  const o = await epOverhead("cpu", { chain: 100, runs: 10 });
+  assert.ok(o.runMs > 0 && o.runMs < 50, `run ${o.runMs} ms`);
+  assert.ok(Number.isFinite(o.kernelUs) && o.kernelUs > 0, `kernel ${o.kernelUs} µs`);
 });
 
 Deno.test("benchGraphs: last-position logits and folded parameters change no output", async () => {

@@ -64,6 +64,26 @@ Deno.test("embedded fp32: greedy continuations of 32 tokens are identical", asyn
   await model.close();
 });
 
+Deno.test("deviceStates: states stay on the GPU, generation and states unchanged", async () => {
+  if (TEST_EP === "cpu") {
+    await assert.rejects(
+      loadModel(EMBEDDED_MODEL, { cacheDir, deviceStates: true }),
+      /needs a GPU execution provider/,
+    );
+    return;
+  }
+  const model = await loadModel(EMBEDDED_MODEL, { cacheDir, ep: TEST_EP, deviceStates: true });
+  for (const g of ref.greedy) {
+    assert.deepEqual(await model.generate(g.prompt_ids, { maxNewTokens: 32 }), g.continuation_ids);
+  }
+  const { state } = await model.prefill([ref.sequences[2].ids]);
+  assert.equal(state.ssm[0].location, "gpu-buffer");
+  const ssm = (await state.ssm[0].getData()) as Float32Array; // downloaded from the GPU
+  assertClose(ssm, await refTensors.read(`ssm.0.seq2`), 1e-4, "ssm 0");
+  model.disposeState(state);
+  await model.close();
+});
+
 Deno.test("embedded fp32: held-out mean NLL within 1e-4 of transformers'", async () => {
   const model = await loadModel(EMBEDDED_MODEL, { cacheDir, ep: TEST_EP });
   const ids: number[] = ref.heldout.ids;

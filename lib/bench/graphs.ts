@@ -11,6 +11,8 @@ import type { MambaConfig } from "../config.ts";
 import { exists } from "../fsutil.ts";
 import { buildDecode, buildPrefill, type WeightSource } from "../mamba_onnx.ts";
 import { graphOptions } from "../model.ts";
+import type { Ep } from "../runtime.ts";
+import { nbitsHooks } from "../quant/nbits.ts";
 import type { Graph } from "../onnx/builder.ts";
 import { writeModelFolder } from "../onnx/save.ts";
 import { foldParamDequant } from "../quant/fold_params.ts";
@@ -24,7 +26,7 @@ import { KitError } from "../errors.ts";
 import { lastLogitsOnly } from "./last_logits.ts";
 
 /** Bump when the benchmark's graphs change (on top of the kit's GRAPH_VERSION). */
-export const BENCH_GRAPH_VERSION = "2";
+export const BENCH_GRAPH_VERSION = "3";
 
 /** The methods the benchmark builds. */
 export const BENCH_METHODS: Record<string, string> = {
@@ -34,6 +36,9 @@ export const BENCH_METHODS: Record<string, string> = {
   w8a8: "static W8A8, per-tensor scales; lm_head and embedding float32",
   "quamba-head8": "Quamba W8A8 plus an int8 lm_head (MatMulNBits: 8-bit weights and int8 " +
     "activations per block of 32, dynamic scales) and int8 embedding: not Quamba's recipe",
+  "quamba-nbits": "Quamba's Hadamard-rotated out_proj; every projection and the lm_head as " +
+    "MatMulNBits (8-bit weights per block of 32, activations quantized to int8 per block at run " +
+    "time: DP4A on WebGPU): the GPU's int8 path, dynamic activation scales, not Quamba's recipe",
 };
 
 /** The fixed activation scale of every quantized point (latency does not depend on it). */
@@ -66,7 +71,7 @@ export async function benchGraphs(
   method: string,
   options: GraphVariant = {},
 ): Promise<{ prefill: Graph; decode: Graph }> {
-  const g = await methodGraphs(config, src, method);
+  const g = await methodGraphs(config, src, method, options.ep ?? "cpu");
   if (options.lastLogits ?? true) lastLogitsOnly(g.prefill);
   if (options.foldParams ?? true) {
     foldParamDequant(g.prefill);
@@ -82,22 +87,41 @@ export interface GraphVariant {
   /** int8 parameters that feed no int8 kernel (conv1d, A_log, D, dt bias) are stored
    * dequantized, the same values, instead of dequantized at every run (default true). */
   foldParams?: boolean;
+  /** The EP the graphs are for: GPU EPs get the parallel scan and float16 compute for fp16. */
+  ep?: Ep;
 }
 
 async function methodGraphs(
   config: MambaConfig,
   src: WeightSource,
   method: string,
+  ep: Ep,
 ): Promise<{ prefill: Graph; decode: Graph }> {
   checkMethod(method);
   if (method === "fp32" || method === "fp16") {
-    const opt = graphOptions(method, "cpu");
+    const opt = graphOptions(method, ep);
     return { prefill: buildPrefill(config, src, opt), decode: buildDecode(config, src, opt) };
   }
-  const base = method === "quamba-head8" ? "quamba" : method;
+  const base = method === "quamba-head8" || method === "quamba-nbits" ? "quamba" : method;
   const t = await transformWeights(config, src, methodSpec(base));
-  const hooks = qdqHooks(t.config, t.src, fixedPlan(base, config.num_hidden_layers));
-  const opt = { weights: "float32", compute: "float32" } as const;
+  const plan = fixedPlan(base, config.num_hidden_layers);
+  const opt = {
+    weights: "float32",
+    compute: "float32",
+    scan: graphOptions("fp32", ep).scan,
+  } as const;
+  if (method === "quamba-nbits") {
+    // the exact transforms only (the Hadamard of y), then MatMulNBits projections
+    const hooks = {
+      ...qdqHooks(t.config, t.src, plan, { quantize: false }),
+      ...nbitsHooks(t.config, t.src),
+    };
+    return {
+      prefill: buildPrefill(t.config, t.src, opt, hooks),
+      decode: buildDecode(t.config, t.src, opt, hooks),
+    };
+  }
+  const hooks = qdqHooks(t.config, t.src, plan);
   const prefill = buildPrefill(t.config, t.src, opt, hooks);
   const decode = buildDecode(t.config, t.src, opt, hooks);
   if (method === "quamba-head8") {
@@ -115,7 +139,8 @@ export function benchCacheDir(
   root = cacheRoot(),
 ): string {
   const name = method + ((variant.lastLogits ?? true) ? "" : ".all-logits") +
-    ((variant.foldParams ?? true) ? "" : ".no-fold");
+    ((variant.foldParams ?? true) ? "" : ".no-fold") +
+    ((variant.ep ?? "cpu") === "cpu" ? "" : ".gpu");
   return join(root, "bench", `g${GRAPH_VERSION}.${BENCH_GRAPH_VERSION}`, model, name);
 }
 

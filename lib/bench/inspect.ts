@@ -55,6 +55,19 @@ export async function inspectModel(dir: string, ep: Ep, threads?: number): Promi
     prefill: await readModelProto(join(dir, "prefill.onnx")),
     decode: await readModelProto(join(dir, "decode.onnx")),
   };
+  if (ep !== "cpu") {
+    // GPU EPs: the graphs as built (writing an optimised copy of a multi-GB model costs minutes
+    // of device time); the kernels a step runs come from a profiled run (lib/bench/kernels.ts)
+    const result: Inspection = {
+      prefill: countOps(built.prefill),
+      decode: countOps(built.decode),
+      weightBytes: weightBytes([built.prefill, built.decode]),
+      decodeBytesPerToken: bytesReadPerRun(built.decode),
+      decodeBytesPerTokenBuilt: bytesReadPerRun(built.decode),
+    };
+    await writeFileAtomic(cached, JSON.stringify(result, null, 2));
+    return result;
+  }
   const tmp = await Deno.makeTempDir({ prefix: "quamba-inspect-" });
   try {
     const opt: Record<string, Awaited<ReturnType<typeof readModelProto>>> = {};

@@ -39,9 +39,12 @@ export async function interleaved(
       const pre = performance.now() - t;
       t = performance.now();
       for (let s = 0; s < o.steps; s++) {
+        const old = state;
         ({ logits, state } = await m.decode([next], state));
+        m.disposeState(old);
         next = argmax(logits, 0, v);
       }
+      m.disposeState(state);
       if (r > 0) {
         ttft[i].push(pre);
         tpot[i].push((performance.now() - t) / o.steps);

@@ -18,8 +18,13 @@ import type { Graph } from "../onnx/builder.ts";
 export function lastLogitsOnly(g: Graph): void {
   const id = g.nodes.findIndex((n) => n.opType === "Identity" && n.output![0] === "logits");
   const headOut = id >= 0 ? g.nodes[id].input![0] : "logits";
-  const hi = g.nodes.findIndex((n) => n.output!.includes(headOut));
+  let hi = g.nodes.findIndex((n) => n.output!.includes(headOut));
   if (hi < 0) throw new Error(`lastLogitsOnly: ${g.name} has no lm_head`);
+  // float16 compute: the lm_head's output is cast to float32
+  if (g.nodes[hi].opType === "Cast") {
+    const src = g.nodes[hi].input![0];
+    hi = g.nodes.findIndex((n) => n.output!.includes(src));
+  }
   const head = g.nodes[hi];
   if (!["MatMul", "MatMulNBits"].includes(head.opType!)) {
     throw new Error(`lastLogitsOnly: the logits come from ${head.opType}, not a MatMul`);

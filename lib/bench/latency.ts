@@ -55,10 +55,13 @@ export async function timedGeneration(model: Model, ids: number[], gen: number):
   const times = [performance.now() - t];
   for (let i = 1; i < gen; i++) {
     t = performance.now();
+    const old = state;
     ({ logits, state } = await model.decode([next], state));
+    model.disposeState(old);
     next = argmax(logits, 0, v);
     times.push(performance.now() - t);
   }
+  model.disposeState(state);
   return times;
 }
 
@@ -110,8 +113,9 @@ export async function measurePrefill(
     const xs: number[] = [];
     for (let r = 0; r < o.warmup + o.repeats; r++) {
       const t = performance.now();
-      const { logits } = await model.prefill([ids]);
+      const { logits, state } = await model.prefill([ids]);
       lastArgmax(logits, model.config.vocab_size);
+      model.disposeState(state);
       if (r >= o.warmup) xs.push(performance.now() - t);
     }
     out.push({ prompt: L, ttft: summarize(xs) });

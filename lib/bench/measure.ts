@@ -10,6 +10,7 @@ import type { Ep } from "../runtime.ts";
 import { type LatencyResult, measureLatency, measurePrefill, type Summary } from "./latency.ts";
 import { resetPeakMemory, residentMemory, RssSampler } from "./memory.ts";
 import { openBenchModel } from "./open.ts";
+import { profileDecodeKernels, type StepKernels } from "./kernels.ts";
 
 /** What one measurement needs (JSON, to pass to a child process). */
 export interface MeasureSpec {
@@ -25,6 +26,8 @@ export interface MeasureSpec {
   repeats: number;
   /** TTFT alone at these prompt lengths */
   scaling: number[];
+  /** count the kernels of a decode step first (a profiled session of its own) */
+  kernels?: boolean;
 }
 
 export interface MeasureResult {
@@ -36,6 +39,7 @@ export interface MeasureResult {
   baseRssBytes: number;
   /** resident bytes right after opening the model */
   loadedRssBytes: number;
+  kernels?: StepKernels;
 }
 
 /** Runs one measurement in this process. */
@@ -43,6 +47,7 @@ export async function measureOne(s: MeasureSpec): Promise<MeasureResult> {
   resetPeakMemory();
   const baseRssBytes = residentMemory()?.current ?? Deno.memoryUsage().rss;
   const sampler = new RssSampler();
+  const kernels = s.kernels ? await profileDecodeKernels(s.dir, s.config, s.ep) : undefined;
   const model = await openBenchModel(
     s.dir,
     { config: s.config, source: s.model, method: s.method },
@@ -64,7 +69,7 @@ export async function measureOne(s: MeasureSpec): Promise<MeasureResult> {
       ? await measurePrefill(model, s.scaling, { warmup: 1, repeats: s.repeats })
       : [];
     const peakRssBytes = Math.max(sampler.stop(), residentMemory()?.peak ?? 0);
-    return { latency, scaling, peakRssBytes, baseRssBytes, loadedRssBytes };
+    return { latency, scaling, peakRssBytes, baseRssBytes, loadedRssBytes, kernels };
   } finally {
     sampler.stop();
     await model.close();

@@ -1,7 +1,7 @@
 /** Opening a benchmark model folder with the session settings a measurement asks for. */
 import { join } from "node:path";
 import type { MambaConfig } from "../config.ts";
-import { OnnxModel } from "../model.ts";
+import { graphOptions, maxPrefillOf, OnnxModel } from "../model.ts";
 import { createSession, type Ep, type SessionOptions } from "../runtime.ts";
 import { missingTokenizer } from "../tokenizer.ts";
 
@@ -10,9 +10,14 @@ export async function openBenchModel(
   dir: string,
   meta: { config: MambaConfig; source: string; method: string },
   ep: Ep,
-  options: SessionOptions & { graphs?: { prefill?: SessionOptions; decode?: SessionOptions } } = {},
+  options: SessionOptions & {
+    graphs?: { prefill?: SessionOptions; decode?: SessionOptions };
+    /** keep the states on the GPU between runs (default: on GPU EPs) */
+    deviceStates?: boolean;
+  } = {},
 ): Promise<OnnxModel> {
-  const { graphs = {}, ...common } = options;
+  const { graphs = {}, deviceStates = ep !== "cpu", ...common } = options;
+  if (deviceStates) common.outputLocation = OnnxModel.deviceStateLocations(meta.config);
   const prefill = await createSession(join(dir, "prefill.onnx"), ep, {
     ...common,
     ...graphs.prefill,
@@ -26,5 +31,6 @@ export async function openBenchModel(
     meta.method,
     prefill,
     decode,
+    maxPrefillOf(graphOptions("fp32", ep)), // GPU EPs: parallel-scan graphs, pieces
   );
 }

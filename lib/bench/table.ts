@@ -33,6 +33,10 @@ export interface BenchRow {
   fusedPrefill: Record<string, number>;
   fusedDecode: Record<string, number>;
   nodesDecode: number;
+  /** kernels a decode step launches (profiled; GPU EPs) */
+  kernelsPerStep?: number;
+  /** of those, op types that ran on another provider than the EP's own (CPU fallbacks) */
+  kernelsOffload?: Record<string, number>;
 }
 
 const BITS: Record<string, string> = {
@@ -41,9 +45,12 @@ const BITS: Record<string, string> = {
   quamba: "W8A8",
   w8a8: "W8A8",
   "quamba-head8": "W8A8+h8",
+  "quamba-nbits": "W8A8dyn",
 };
 
-export function bitsOf(method: string): string {
+/** Weight / activation bits of a method (fp16 computes in float16 on GPU EPs only). */
+export function bitsOf(method: string, ep = "cpu"): string {
+  if (method === "fp16" && ep !== "cpu") return "W16A16";
   return BITS[method] ?? "?";
 }
 
@@ -62,7 +69,8 @@ export function formatTable(rows: BenchRow[], base = "fp32"): string {
     "TPOT ms mean/med/p90",
     "TTLT s mean",
     "x floor",
-    "speed-up TTFT/TPOT/TTLT",
+    "kernels",
+    `speed-up vs ${base} TTFT/TPOT/TTLT`,
   ];
   const body = rows.map((r) => {
     const b = rows.find((x) => x.model === r.model && x.method === base);
@@ -83,6 +91,7 @@ export function formatTable(rows: BenchRow[], base = "fp32"): string {
       `${f(l.tpot.mean, 2)}/${f(l.tpot.median, 2)}/${f(l.tpot.p90, 2)}`,
       f(l.ttlt.mean / 1000, 2),
       r.floorRatio === undefined ? "-" : f(r.floorRatio, 2),
+      r.kernelsPerStep === undefined ? "-" : f(r.kernelsPerStep, 0),
       sp,
     ];
   });
@@ -124,6 +133,8 @@ export function rowsTable(rows: BenchRow[]): Table {
     foreign_load: col((r) => r.foreignLoad ?? NaN),
     foreign_load_after: col((r) => r.foreignLoadAfter ?? NaN),
     decode_nodes: Int32Array.from(rows, (r) => r.nodesDecode),
+    decode_kernels: col((r) => r.kernelsPerStep ?? NaN),
+    kernels_offload: rows.map((r) => JSON.stringify(r.kernelsOffload ?? {})),
     fused_decode: rows.map((r) => JSON.stringify(r.fusedDecode)),
     fused_prefill: rows.map((r) => JSON.stringify(r.fusedPrefill)),
   });
@@ -132,7 +143,7 @@ export function rowsTable(rows: BenchRow[]): Table {
 /** The rows as a Markdown table (for a README), speed-ups against the same model's `base`. */
 export function formatMarkdown(rows: BenchRow[], base = "fp32"): string {
   const head =
-    "| model | method | bits | size MB | state MB | peak RSS MB | TTFT ms (mean / med / p90) | TPOT ms (mean / med / p90) | TTLT s | × floor | speed-up TTFT / TPOT / TTLT |";
+    `| model | method | bits | size MB | state MB | peak RSS MB | TTFT ms (mean / med / p90) | TPOT ms (mean / med / p90) | TTLT s | × floor | kernels / step | speed-up vs ${base} TTFT / TPOT / TTLT |`;
   const lines = rows.map((r) => {
     const b = rows.find((x) => x.model === r.model && x.method === base);
     const l = r.latency;
@@ -147,7 +158,9 @@ export function formatMarkdown(rows: BenchRow[], base = "fp32"): string {
       f(l.ttft.p90)
     } | ${f(l.tpot.mean, 2)} / ${f(l.tpot.median, 2)} / ${f(l.tpot.p90, 2)} | ${
       f(l.ttlt.mean / 1000, 2)
-    } | ${r.floorRatio === undefined ? "-" : f(r.floorRatio, 2)} | ${sp} |`;
+    } | ${r.floorRatio === undefined ? "-" : f(r.floorRatio, 2)} | ${
+      r.kernelsPerStep === undefined ? "-" : f(r.kernelsPerStep, 0)
+    } | ${sp} |`;
   });
-  return [head, `|${"---|".repeat(11)}`, ...lines].join("\n");
+  return [head, `|${"---|".repeat(12)}`, ...lines].join("\n");
 }

@@ -17,27 +17,29 @@ import { roundHalfEven } from "./int8.ts";
 /** Columns per quantization block. */
 export const HEAD_BLOCK = 32;
 
-/** Codes (q + 128, uint8) and per-block scales of a row-major [rows, cols] table. */
+/**
+ * Codes (q + 128, uint8) and per-block scales of a row-major [rows, cols] table, in MatMulNBits'
+ * layout [rows, ceil(cols / block), block]; a last partial block is padded with zeros (code 128).
+ */
 export function quantizeBlocks(
   w: Float32Array,
   rows: number,
   cols: number,
   block = HEAD_BLOCK,
 ): { codes: Uint8Array; scales: Float32Array } {
-  if (cols % block) throw new Error(`quantizeBlocks: ${cols} columns are not blocks of ${block}`);
-  const nb = cols / block,
-    codes = new Uint8Array(rows * cols),
+  const nb = Math.ceil(cols / block),
+    codes = new Uint8Array(rows * nb * block).fill(128),
     scales = new Float32Array(rows * nb);
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < nb; b++) {
-      const o = r * cols + b * block;
+      const o = r * cols + b * block, len = Math.min(block, cols - b * block);
       let m = 0;
-      for (let i = 0; i < block; i++) m = Math.max(m, Math.abs(w[o + i]));
+      for (let i = 0; i < len; i++) m = Math.max(m, Math.abs(w[o + i]));
       const s = m > 0 ? Math.fround(m / 127) : 1;
       scales[r * nb + b] = s;
-      for (let i = 0; i < block; i++) {
+      for (let i = 0; i < len; i++) {
         const q = roundHalfEven(Math.fround(w[o + i] / s));
-        codes[o + i] = Math.max(-127, Math.min(127, q)) + 128;
+        codes[(r * nb + b) * block + i] = Math.max(-127, Math.min(127, q)) + 128;
       }
     }
   }

@@ -239,7 +239,7 @@ export async function isQuantizedFolder(dir: string): Promise<boolean> {
  */
 export async function loadQuantized(
   dir: string,
-  options: { ep?: Ep; threads?: number } = {},
+  options: { ep?: Ep; threads?: number; deviceStates?: boolean } = {},
 ): Promise<QuantizedModel> {
   let manifest;
   try {
@@ -260,6 +260,7 @@ export async function loadQuantized(
     { config: manifest.config, tokenizer, source: manifest.source_model, method: manifest.method },
     options.ep ?? "cpu",
     options.threads,
+    options.deviceStates,
   );
   const plan: QuantPlan = {
     method: manifest.method,
