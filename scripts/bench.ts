@@ -263,6 +263,11 @@ await runCli(async () => {
         kernelsOffload: res.kernels?.offload,
       };
       rows.push(row);
+      // each row as soon as it is measured (a run cut short keeps what it measured)
+      await Deno.mkdir(outDir, { recursive: true });
+      await Deno.writeTextFile(join(outDir, "rows.jsonl"), JSON.stringify(row) + "\n", {
+        append: rows.length > 1,
+      });
       console.log(
         `  TTFT ${latency.ttft.mean.toFixed(1)} ms, TPOT ${latency.tpot.mean.toFixed(2)} ms` +
           (floor ? ` (floor ${floor.floorMs.toFixed(2)} ms, ${floor.ratio!.toFixed(2)}x)` : "") +
