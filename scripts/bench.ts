@@ -410,7 +410,7 @@ await runCli(async () => {
   });
   const figs: [string, string][] = [[
     "latency",
-    latencyPlot(rows, { env: envLine(env, false), settings }),
+    latencyPlot(rows, { env: envLine(env, false), settings, base, ep }),
   ]];
   if (scalingRows.length) {
     figs.push(["prefill_scaling", scalingPlot(scalingRows, { env: envLine(env, false) })]);

@@ -28,7 +28,7 @@ import { checkTargets } from "../lib/bench/targets.ts";
 import { openCheckpoint } from "../lib/checkpoint.ts";
 import { expectedTensors } from "../lib/checkpoint.ts";
 import { buildDecode, buildPrefill } from "../lib/mamba_onnx.ts";
-import { buildGraphs, OnnxModel } from "../lib/model.ts";
+import { buildGraphs } from "../lib/model.ts";
 import { bytesOf, Graph } from "../lib/onnx/builder.ts";
 import { writeModelFolder } from "../lib/onnx/save.ts";
 import { int8Head, quantizeBlocks } from "../lib/quant/head8.ts";
@@ -336,24 +336,18 @@ Deno.test("benchGraphs for GPU EPs: parallel scan, prefill in pieces, the same l
       "prefill.onnx": gpu.prefill,
       "decode.onnx": gpu.decode,
     });
-    const m = await openBenchModel(join(dir, "m"), { config, source: "tiny", method: "t" }, "cpu");
-    const piecewise = new OnnxModel(
-      config,
-      m.tokenizer,
-      "tiny",
+    const piecewise = await openBenchModel(
+      join(dir, "m"),
+      { config, source: "tiny", method: "t" },
       "cpu",
-      "t",
-      // deno-lint-ignore no-explicit-any
-      (m as any).prefillSession,
-      (m as any).decodeSession,
-      PARALLEL_SCAN_MAX,
+      { maxPrefill: PARALLEL_SCAN_MAX },
     );
     const p = await piecewise.prefill([ids]);
     assert.equal(p.logits.length, config.vocab_size, "the last position's logits only");
     assert.ok(maxDiff(cp, p.logits) < 1e-4, `prefill ${maxDiff(cp, p.logits)}`);
     const d = await piecewise.decode([3], p.state);
     assert.ok(maxDiff(cd, d.logits) < 1e-4, `decode ${maxDiff(cd, d.logits)}`);
-    await m.close();
+    await piecewise.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

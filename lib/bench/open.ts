@@ -14,9 +14,16 @@ export async function openBenchModel(
     graphs?: { prefill?: SessionOptions; decode?: SessionOptions };
     /** keep the states on the GPU between runs (default: on GPU EPs) */
     deviceStates?: boolean;
+    /** the longest prefill one run takes (default: the parallel scan's on GPU EPs) */
+    maxPrefill?: number;
   } = {},
 ): Promise<OnnxModel> {
-  const { graphs = {}, deviceStates = ep !== "cpu", ...common } = options;
+  const {
+    graphs = {},
+    deviceStates = ep !== "cpu",
+    maxPrefill = maxPrefillOf(graphOptions("fp32", ep)), // GPU EPs: parallel-scan graphs
+    ...common
+  } = options;
   if (deviceStates) common.outputLocation = OnnxModel.deviceStateLocations(meta.config);
   const prefill = await createSession(join(dir, "prefill.onnx"), ep, {
     ...common,
@@ -31,6 +38,6 @@ export async function openBenchModel(
     meta.method,
     prefill,
     decode,
-    maxPrefillOf(graphOptions("fp32", ep)), // GPU EPs: parallel-scan graphs, pieces
+    maxPrefill,
   );
 }

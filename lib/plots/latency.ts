@@ -11,6 +11,7 @@ const METHOD_COLORS: Record<string, string> = {
   quamba: COLORS.orange,
   w8a8: COLORS.red,
   "quamba-head8": COLORS.green,
+  "quamba-nbits": COLORS.purple,
 };
 const colorOf = (m: string) => METHOD_COLORS[m] ?? COLORS.gray;
 const sizeOrder = (names: string[]) => {
@@ -50,16 +51,20 @@ export function latencyPlot(
     env?: string;
     settings?: { prompt: number; gen: number; repeats: number };
     width?: number;
+    /** the method speed-ups are against (default fp32; fp16 on GPU EPs) */
+    base?: string;
+    /** the execution provider, for the title (default cpu) */
+    ep?: string;
   } = {},
 ): string {
-  const { width = 760 } = options;
+  const { width = 760, base: baseMethod = "fp32", ep = "cpu" } = options;
   const methods = [...new Set(rows.map((r) => r.method))];
   const models = sizeOrder(rows.map((r) => r.model));
   const panel = (label: string, get: (r: BenchRow) => Summary, unit = 1) => {
     const data = rows.map((r) => {
-      const base = rows.find((b) => b.model === r.model && b.method === "fp32");
+      const base = rows.find((b) => b.model === r.model && b.method === baseMethod);
       const mean = get(r).mean / unit;
-      const speedup = base && r.method !== "fp32" ? (get(base).mean / unit) / mean : undefined;
+      const speedup = base && r.method !== baseMethod ? (get(base).mean / unit) / mean : undefined;
       const v = mean >= 100 ? mean.toFixed(0) : mean.toPrecision(3);
       return {
         model: r.model,
@@ -108,7 +113,9 @@ export function latencyPlot(
   };
   const s = options.settings;
   return figure({
-    title: "Generation latency vs model size, float vs int8 (CPU)",
+    title: `Generation latency vs model size, float vs int8 (${
+      { cpu: "CPU", webgpu: "WebGPU", cuda: "CUDA" }[ep] ?? ep
+    })`,
     subtitle: (s
       ? `prompt ${s.prompt}, ${s.gen} generated tokens, mean of ${s.repeats} (tick: p90). `
       : "") +
@@ -120,7 +127,7 @@ export function latencyPlot(
       panel("TPOT (ms per token, log)", (r) => r.latency.tpot),
       panel("TTLT (s, log)", (r) => r.latency.ttlt, 1000),
     ],
-    caption: "Labels: mean at the largest size (speed-up over fp32). " +
+    caption: `Labels: mean at the largest size (speed-up over ${baseMethod}). ` +
       "TTFT: prefill of the prompt to the first token. TPOT: one decode step. " +
       "TTLT: prefill and all decode steps. Synthetic rows: seeded random weights of the shape.",
   });
@@ -188,10 +195,11 @@ export function scalingPlot(
             x: "prompt",
             y: "ms",
             stroke: "series",
+            z: "series",
             strokeDasharray: "4,3",
             strokeOpacity: 0.6,
           }),
-          Plot.line(data, { x: "prompt", y: "ms", stroke: "series", strokeWidth: 2 }),
+          Plot.line(data, { x: "prompt", y: "ms", stroke: "series", z: "series", strokeWidth: 2 }),
           Plot.dot(data, { x: "prompt", y: "ms", fill: "series", r: 3.5 }),
         ],
       }),

@@ -29,6 +29,7 @@ export const COLORS = {
   teal: "#76b7b2",
   green: "#59a14f",
   gray: "#79706e",
+  purple: "#b07aa1",
 } as const;
 
 const FONT = "system-ui, sans-serif";
