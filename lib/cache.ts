@@ -6,7 +6,7 @@ import { basename, join, resolve } from "node:path";
 import type { Checkpoint } from "./checkpoint.ts";
 
 /** Bump when the graphs the kit builds change, so that old cached graphs are not reused. */
-export const GRAPH_VERSION = "3";
+export const GRAPH_VERSION = "4";
 
 /** The kit's cache root: `$QUAMBA_KIT_CACHE`, else `$XDG_CACHE_HOME/quamba-kit`, else `~/.cache/quamba-kit`. */
 export function cacheRoot(): string {

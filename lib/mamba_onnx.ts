@@ -24,7 +24,10 @@ export interface WeightSource {
 export interface GraphOptions {
   /** Storage type of the weights. */
   weights: "float32" | "float16";
-  /** Type of the projections and convolutions; the scan and the norms always run in float32. */
+  /**
+   * Type of the big projections (in_proj, x_proj, out_proj, lm_head); the conv, dt_proj, the
+   * scan, the norms and the residual stream (with `residual_in_fp32`) run in float32.
+   */
   compute: "float32" | "float16";
   /**
    * The prefill's selective scan: `sequential` (an ONNX Scan over time; default, the fastest on
@@ -133,19 +136,28 @@ class Builder {
   }
 
   /** x @ W^T (+ b) with W [out, in] from the checkpoint; x in the compute type. */
-  linear(x: string, prefix: string, out: number, inp: number, bias: boolean): string {
+  linear(
+    x: string,
+    prefix: string,
+    out: number,
+    inp: number,
+    bias: boolean,
+    type: DType = this.ct,
+  ): string {
     const custom = this.hooks.linear?.(this.g, x, prefix, out, inp);
-    const y = custom ?? this.g.op("MatMul", [x, this.transposedWeight(prefix, out, inp)]);
-    return bias ? this.g.op("Add", [y, this.weight(`${prefix}.bias`, [out])]) : y;
+    const y = custom ?? this.g.op("MatMul", [x, this.transposedWeight(prefix, out, inp, type)]);
+    return bias ? this.g.op("Add", [y, this.weight(`${prefix}.bias`, [out], type)]) : y;
   }
 
   /** W^T [in, out] of a projection, as MatMul's B input. */
-  private transposedWeight(prefix: string, out: number, inp: number): string {
+  private transposedWeight(prefix: string, out: number, inp: number, type: DType): string {
     return this.memo(
       `T:${prefix}`,
       () =>
         this.hooks.matmulWeight?.(this.g, prefix, out, inp) ??
-          this.g.op("Transpose", [this.weight(`${prefix}.weight`, [out, inp])], { perm: [1, 0] }),
+          this.g.op("Transpose", [this.weight(`${prefix}.weight`, [out, inp], type)], {
+            perm: [1, 0],
+          }),
     );
   }
 
@@ -160,6 +172,31 @@ class Builder {
     const rms = g.op("Sqrt", [g.op("Add", [ms, g.scalar("float32", this.cfg.layer_norm_epsilon)])]);
     const w = this.weight(weightName, [this.cfg.hidden_size], "float32");
     return g.op("Mul", [g.op("Div", [xf, rms]), w]);
+  }
+
+  /**
+   * The residual add of the previous block's output `out` (none before the first block) and the
+   * next RMSNorm. With a float32 residual stream, one SkipSimplifiedLayerNormalization
+   * (com.microsoft; the fusion onnxruntime makes on the CPU EP, not on WebGPU), one kernel
+   * instead of seven on GPU EPs. Returns [normed [.., d] float32, the new residual stream].
+   */
+  normAfter(hidden: string, out: string | undefined, weightName: string): [string, string] {
+    if (out === undefined || this.rt !== "float32") {
+      const h = out === undefined ? hidden : this.addResidual(hidden, out);
+      return [this.rmsnorm(h, weightName, this.rt), h];
+    }
+    const w = this.weight(weightName, [this.cfg.hidden_size], "float32");
+    const skip = this.ct === "float32" ? out : this.cast(out, "float32");
+    const [normed, , , sum] = this.g.opN(
+      "SkipSimplifiedLayerNormalization",
+      [hidden, skip, w],
+      { epsilon: { f: this.cfg.layer_norm_epsilon } },
+      {
+        domain: "com.microsoft",
+        outputs: [this.g.fresh("normed"), "", "", this.g.fresh("residual")],
+      },
+    );
+    return [normed, sum];
   }
 
   silu(x: string): string {
@@ -182,10 +219,10 @@ class Builder {
     return this.ct === this.rt ? h : this.cast(h, this.rt);
   }
 
-  /** Final norm and lm_head; logits float32. */
-  head(hidden: string): string {
+  /** The last block's residual add, the final norm and the lm_head; logits float32. */
+  head(hidden: string, out: string | undefined): string {
     const { vocab_size: v, hidden_size: d } = this.cfg;
-    let x = this.rmsnorm(hidden, "backbone.norm_f.weight", this.rt);
+    let [x] = this.normAfter(hidden, out, "backbone.norm_f.weight");
     if (this.ct !== "float32") x = this.cast(x, this.ct);
     const name = this.cfg.tie_word_embeddings ? "backbone.embeddings" : "lm_head";
     const logits = this.linear(x, name, v, d, false);
@@ -194,6 +231,11 @@ class Builder {
 
   addResidual(hidden: string, out: string): string {
     return this.g.op("Add", [hidden, this.ct === this.rt ? out : this.cast(out, this.rt)]);
+  }
+
+  /** The big projections' input in the compute type. */
+  toCt(x: string): string {
+    return this.ct === "float32" ? x : this.cast(x, this.ct);
   }
 
   toF32(x: string): string {
@@ -310,47 +352,51 @@ export function buildPrefill(
   const { d, e, n, r, k } = dims(cfg);
   const ids = g.input("input_ids", "int64", ["batch", "seq"]);
   let hidden = B.embed(ids); // [b, l, d]
+  let out: string | undefined; // the previous block's output, added to the residual by normAfter
   for (let i = 0; i < cfg.num_hidden_layers; i++) {
     const p = `backbone.layers.${i}.mixer`;
     const pastConv = g.input(`past_conv.${i}`, "float32", ["batch", e, k - 1]);
     const pastSsm = g.input(`past_ssm.${i}`, "float32", ["batch", e, n]);
-    let x = B.rmsnorm(hidden, `backbone.layers.${i}.norm.weight`, B.rt); // [b, l, d]
+    let x: string;
+    [x, hidden] = B.normAfter(hidden, out, `backbone.layers.${i}.norm.weight`); // [b, l, d]
     if (B.ct !== "float32") x = B.cast(x, B.ct);
     x = act(i, "in_proj.input", x, d);
-    const xz = B.linear(x, `${p}.in_proj`, 2 * e, d, cfg.use_bias); // [b, l, 2e]
+    // float16 compute: the big projections (in_proj, x_proj, out_proj, lm_head) in float16,
+    // the rest of the block in float32 (one Cast in and out of each projection)
+    const xz = B.toF32(B.linear(x, `${p}.in_proj`, 2 * e, d, cfg.use_bias)); // [b, l, 2e]
     let [xs, z] = g.opN("Split", [xz], { axis: 2, num_outputs: 2 }, { outputs: 2 }); // [b, l, e]
     xs = act(i, "x", xs, e);
     z = act(i, "z", z, e);
     const xt = g.op("Transpose", [xs], { perm: [0, 2, 1] }); // [b, e, l]
-    const past = B.ct === "float32" ? pastConv : B.cast(pastConv, B.ct);
-    const xpad = g.op("Concat", [past, xt], { axis: 2 }); // [b, e, k-1+l]
+    const xpad = g.op("Concat", [pastConv, xt], { axis: 2 }); // [b, e, k-1+l]
     const convState = g.op("Slice", [
       xpad,
       g.const("int64", [-(k - 1)]),
       g.const("int64", [INT64_MAX]),
       g.const("int64", [2]),
     ]);
-    g.output(B.toF32(convState), "float32", ["batch", e, k - 1], `present_conv.${i}`);
-    const convIn = [xpad, B.weight(`${p}.conv1d.weight`, [e, 1, k])];
-    if (cfg.use_conv_bias) convIn.push(B.weight(`${p}.conv1d.bias`, [e]));
+    g.output(convState, "float32", ["batch", e, k - 1], `present_conv.${i}`);
+    const convIn = [xpad, B.weight(`${p}.conv1d.weight`, [e, 1, k], "float32")];
+    if (cfg.use_conv_bias) convIn.push(B.weight(`${p}.conv1d.bias`, [e], "float32"));
     const conv = g.op("Conv", convIn, { group: e, kernel_shape: [k] }); // [b, e, l]
     const uRaw = g.op("Transpose", [B.silu(conv)], { perm: [0, 2, 1] }); // [b, l, e]
     const u = act(i, "u", uRaw, e);
-    const xdbl = B.linear(act(i, "x_proj.input", uRaw, e, u), `${p}.x_proj`, r + 2 * n, e, false); // [b, l, r+2n]
+    const xIn = B.toCt(act(i, "x_proj.input", uRaw, e, u));
+    const xdbl = B.toF32(B.linear(xIn, `${p}.x_proj`, r + 2 * n, e, false)); // [b, l, r+2n]
     let [dtLow, Bm, Cm] = g.opN("Split", [xdbl, g.const("int64", [r, n, n])], { axis: 2 }, {
       outputs: 3,
     });
     dtLow = act(i, "dt_low", dtLow, r);
     Bm = act(i, "B", Bm, n);
     Cm = act(i, "C", Cm, n);
-    const dtRaw = act(i, "dt", B.linear(dtLow, `${p}.dt_proj`, e, r, false), e); // [b, l, e]
-    const dtBias = B.weight(`${p}.dt_proj.bias`, [e]);
-    const dt = B.toF32(g.op("Softplus", [g.op("Add", [dtRaw, dtBias])])); // [b, l, e]
-    const uf = B.toF32(u);
+    const dtRaw = act(i, "dt", B.linear(dtLow, `${p}.dt_proj`, e, r, false, "float32"), e); // [b, l, e]
+    const dtBias = B.weight(`${p}.dt_proj.bias`, [e], "float32");
+    const dt = g.op("Softplus", [g.op("Add", [dtRaw, dtBias])]); // [b, l, e]
+    const uf = u;
     const dtu = g.op("Mul", [dt, uf]); // [b, l, e]
     const [hLast, ys] = opt.scan === "parallel"
-      ? parallelScan(B, pastSsm, dt, dtu, B.toF32(Bm), B.toF32(Cm), B.A(p), i)
-      : g.opN("Scan", [pastSsm, dt, dtu, B.toF32(Bm), B.toF32(Cm)], {
+      ? parallelScan(B, pastSsm, dt, dtu, Bm, Cm, B.A(p), i)
+      : g.opN("Scan", [pastSsm, dt, dtu, Bm, Cm], {
         body: scanBody(B.A(p), i),
         num_scan_inputs: 4,
         scan_input_axes: [1, 1, 1, 1],
@@ -359,12 +405,12 @@ export function buildPrefill(
     g.output(hLast, "float32", ["batch", e, n]);
     const Dw = B.weight(`${p}.D`, [e], "float32");
     const ySsm = act(i, "y_ssm", g.op("Add", [ys, g.op("Mul", [uf, Dw])]), e); // [b, l, e]
-    let y = g.op("Mul", [ySsm, B.silu(B.toF32(z))]); // [b, l, e]
+    let y = g.op("Mul", [ySsm, B.silu(z)]); // [b, l, e]
     if (B.ct !== "float32") y = B.cast(y, B.ct);
     y = act(i, "y", y, e);
-    hidden = B.addResidual(hidden, B.linear(y, `${p}.out_proj`, d, e, cfg.use_bias)); // [b, l, d]
+    out = B.linear(y, `${p}.out_proj`, d, e, cfg.use_bias); // [b, l, d]
   }
-  g.output(B.head(hidden), "float32", ["batch", "seq", cfg.vocab_size], "logits");
+  g.output(B.head(hidden, out), "float32", ["batch", "seq", cfg.vocab_size], "logits");
   return g;
 }
 
@@ -383,62 +429,66 @@ export function buildDecode(
   const { d, e, n, r, k } = dims(cfg);
   const ids = g.input("input_ids", "int64", ["batch"]);
   let hidden = B.embed(ids); // [b, d]
+  let out: string | undefined; // the previous block's output, added to the residual by normAfter
   for (let i = 0; i < cfg.num_hidden_layers; i++) {
     const p = `backbone.layers.${i}.mixer`;
     const pastConv = g.input(`past_conv.${i}`, "float32", ["batch", e, k - 1]);
     const pastSsm = g.input(`past_ssm.${i}`, "float32", ["batch", e, n]);
-    let x = B.rmsnorm(hidden, `backbone.layers.${i}.norm.weight`, B.rt); // [b, d]
+    let x: string;
+    [x, hidden] = B.normAfter(hidden, out, `backbone.layers.${i}.norm.weight`); // [b, d]
     if (B.ct !== "float32") x = B.cast(x, B.ct);
     x = act(i, "in_proj.input", x, d);
-    const xz = B.linear(x, `${p}.in_proj`, 2 * e, d, cfg.use_bias); // [b, 2e]
+    const xz = B.toF32(B.linear(x, `${p}.in_proj`, 2 * e, d, cfg.use_bias)); // [b, 2e]
     let [xs, z] = g.opN("Split", [xz], { axis: 1, num_outputs: 2 }, { outputs: 2 }); // [b, e]
     xs = act(i, "x", xs, e);
     z = act(i, "z", z, e);
-    const past = B.ct === "float32" ? pastConv : B.cast(pastConv, B.ct);
-    const window = g.op("Concat", [past, B.unsqueeze(xs, 2)], { axis: 2 }); // [b, e, k]
+    const window = g.op("Concat", [pastConv, B.unsqueeze(xs, 2)], { axis: 2 }); // [b, e, k]
     const next = g.op("Slice", [
       window,
       g.const("int64", [1]),
       g.const("int64", [INT64_MAX]),
       g.const("int64", [2]),
     ]);
-    g.output(B.toF32(next), "float32", ["batch", e, k - 1], `present_conv.${i}`);
+    g.output(next, "float32", ["batch", e, k - 1], `present_conv.${i}`);
     const w2 = g.op("Reshape", [
-      B.weight(`${p}.conv1d.weight`, [e, 1, k]),
+      B.weight(`${p}.conv1d.weight`, [e, 1, k], "float32"),
       g.const("int64", [e, k]),
     ]);
     let conv = g.op("ReduceSum", [g.op("Mul", [window, w2]), g.const("int64", [2])], {
       keepdims: 0,
     }); // [b, e]
-    if (cfg.use_conv_bias) conv = g.op("Add", [conv, B.weight(`${p}.conv1d.bias`, [e])]);
+    if (cfg.use_conv_bias) {
+      conv = g.op("Add", [conv, B.weight(`${p}.conv1d.bias`, [e], "float32")]);
+    }
     const uRaw = B.silu(conv); // [b, e]
     const u = act(i, "u", uRaw, e);
-    const xdbl = B.linear(act(i, "x_proj.input", uRaw, e, u), `${p}.x_proj`, r + 2 * n, e, false); // [b, r+2n]
+    const xIn = B.toCt(act(i, "x_proj.input", uRaw, e, u));
+    const xdbl = B.toF32(B.linear(xIn, `${p}.x_proj`, r + 2 * n, e, false)); // [b, r+2n]
     let [dtLow, Bm, Cm] = g.opN("Split", [xdbl, g.const("int64", [r, n, n])], { axis: 1 }, {
       outputs: 3,
     });
     dtLow = act(i, "dt_low", dtLow, r);
     Bm = act(i, "B", Bm, n);
     Cm = act(i, "C", Cm, n);
-    const dtRaw = act(i, "dt", B.linear(dtLow, `${p}.dt_proj`, e, r, false), e); // [b, e]
-    const dtBias = B.weight(`${p}.dt_proj.bias`, [e]);
-    const dt = B.toF32(g.op("Softplus", [g.op("Add", [dtRaw, dtBias])])); // [b, e]
-    const uf = B.toF32(u);
+    const dtRaw = act(i, "dt", B.linear(dtLow, `${p}.dt_proj`, e, r, false, "float32"), e); // [b, e]
+    const dtBias = B.weight(`${p}.dt_proj.bias`, [e], "float32");
+    const dt = g.op("Softplus", [g.op("Add", [dtRaw, dtBias])]); // [b, e]
+    const uf = u;
     const dA = g.op("Exp", [g.op("Mul", [B.unsqueeze(dt, 2), B.A(p)])]); // [b, e, n]
-    const dBu = g.op("Mul", [B.unsqueeze(g.op("Mul", [dt, uf]), 2), B.unsqueeze(B.toF32(Bm), 1)]); // [b, e, n]
+    const dBu = g.op("Mul", [B.unsqueeze(g.op("Mul", [dt, uf]), 2), B.unsqueeze(Bm, 1)]); // [b, e, n]
     const h = g.op("Add", [g.op("Mul", [dA, pastSsm]), dBu]); // [b, e, n]
     g.output(h, "float32", ["batch", e, n], `present_ssm.${i}`);
     const yC = g.op("Squeeze", [
-      g.op("MatMul", [h, B.unsqueeze(B.toF32(Cm), 2)]),
+      g.op("MatMul", [h, B.unsqueeze(Cm, 2)]),
       g.const("int64", [2]),
     ]); // [b, e]
     const Dw = B.weight(`${p}.D`, [e], "float32");
     const ySsm = act(i, "y_ssm", g.op("Add", [yC, g.op("Mul", [uf, Dw])]), e); // [b, e]
-    let y = g.op("Mul", [ySsm, B.silu(B.toF32(z))]); // [b, e]
+    let y = g.op("Mul", [ySsm, B.silu(z)]); // [b, e]
     if (B.ct !== "float32") y = B.cast(y, B.ct);
     y = act(i, "y", y, e);
-    hidden = B.addResidual(hidden, B.linear(y, `${p}.out_proj`, d, e, cfg.use_bias)); // [b, d]
+    out = B.linear(y, `${p}.out_proj`, d, e, cfg.use_bias); // [b, d]
   }
-  g.output(B.head(hidden), "float32", ["batch", cfg.vocab_size], "logits");
+  g.output(B.head(hidden, out), "float32", ["batch", cfg.vocab_size], "logits");
   return g;
 }

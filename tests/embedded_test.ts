@@ -6,7 +6,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openCheckpoint } from "../lib/checkpoint.ts";
-import { argmax, loadModel } from "../lib/model.ts";
+import {
+  argmax,
+  buildGraphs,
+  graphOptions,
+  loadModel,
+  maxPrefillOf,
+  OnnxModel,
+} from "../lib/model.ts";
 import { EMBEDDED_MODEL } from "../lib/paths.ts";
 import { ReferenceMamba } from "../lib/reference.ts";
 import { SafetensorsStore } from "../lib/safetensors.ts";
@@ -165,19 +172,38 @@ for (const name of ["tiny_f32_untied", "tiny_bf16_sharded"]) {
   });
 }
 
-Deno.test("embedded fp16: logits within 3e-2 and the same top token at 95% of positions", async () => {
-  // On the CPU EP fp16 means float16 weights computed in float32 (this checkpoint is stored in
-  // F16, so nothing is lost); on GPU EPs the projections run in float16, the scan in float32.
-  const model = await loadModel(EMBEDDED_MODEL, { cacheDir, ep: TEST_EP, dtype: "fp16" });
-  const v = model.config.vocab_size;
-  const ids: number[] = ref.sequences[2].ids;
-  const got = await model.logits(ids);
-  const want = await refTensors.read("logits.2");
-  assertClose(got, want, 3e-2, "fp16 logits");
-  let same = 0;
-  for (let t = 0; t < ids.length; t++) {
-    if (argmax(got, t * v, v) === argmax(want, t * v, v)) same++;
-  }
-  assert.ok(same >= 0.95 * ids.length, `top-1 agreement ${same}/${ids.length}`);
-  await model.close();
-});
+/** The GPU EPs' fp16 graphs (projections computed in float16), opened on the test EP. */
+async function gpuFp16Model(): Promise<OnnxModel> {
+  const ckpt = await openCheckpoint(EMBEDDED_MODEL);
+  const opt = graphOptions("fp16", "webgpu");
+  assert.equal(opt.compute, "float16");
+  const dir = join(cacheDir, "fp16-compute");
+  await buildGraphs(dir, ckpt.config, ckpt.store, opt);
+  const tokenizer = await loadTokenizer(EMBEDDED_MODEL);
+  const meta = { config: ckpt.config, tokenizer, source: "embedded", method: "fp16" };
+  return await OnnxModel.open(dir, { ...meta, maxPrefill: maxPrefillOf(opt) }, TEST_EP);
+}
+
+for (
+  const [what, open] of [
+    // On the CPU EP fp16 means float16 weights computed in float32 (this checkpoint is stored in
+    // F16, so nothing is lost); on GPU EPs the big projections run in float16, the rest in float32.
+    ["fp16", () => loadModel(EMBEDDED_MODEL, { cacheDir, ep: TEST_EP, dtype: "fp16" })],
+    ["fp16 computed in float16 (the GPU EPs' graphs)", gpuFp16Model],
+  ] as const
+) {
+  Deno.test(`embedded ${what}: logits within 3e-2, the same top token at 95% of positions`, async () => {
+    const model = await open();
+    const v = model.config.vocab_size;
+    const ids: number[] = ref.sequences[2].ids;
+    const got = await model.logits(ids);
+    const want = await refTensors.read("logits.2");
+    assertClose(got, want, 3e-2, "fp16 logits");
+    let same = 0;
+    for (let t = 0; t < ids.length; t++) {
+      if (argmax(got, t * v, v) === argmax(want, t * v, v)) same++;
+    }
+    assert.ok(same >= 0.95 * ids.length, `top-1 agreement ${same}/${ids.length}`);
+    await model.close();
+  });
+}
