@@ -392,8 +392,7 @@ export function buildPrefill(
     const dtRaw = act(i, "dt", B.linear(dtLow, `${p}.dt_proj`, e, r, false, "float32"), e); // [b, l, e]
     const dtBias = B.weight(`${p}.dt_proj.bias`, [e], "float32");
     const dt = g.op("Softplus", [g.op("Add", [dtRaw, dtBias])]); // [b, l, e]
-    const uf = u;
-    const dtu = g.op("Mul", [dt, uf]); // [b, l, e]
+    const dtu = g.op("Mul", [dt, u]); // [b, l, e]
     const [hLast, ys] = opt.scan === "parallel"
       ? parallelScan(B, pastSsm, dt, dtu, Bm, Cm, B.A(p), i)
       : g.opN("Scan", [pastSsm, dt, dtu, Bm, Cm], {
@@ -404,7 +403,7 @@ export function buildPrefill(
       }, { outputs: [`present_ssm.${i}`, g.fresh("ys")] }); // [b, e, n], [b, l, e]
     g.output(hLast, "float32", ["batch", e, n]);
     const Dw = B.weight(`${p}.D`, [e], "float32");
-    const ySsm = act(i, "y_ssm", g.op("Add", [ys, g.op("Mul", [uf, Dw])]), e); // [b, l, e]
+    const ySsm = act(i, "y_ssm", g.op("Add", [ys, g.op("Mul", [u, Dw])]), e); // [b, l, e]
     let y = g.op("Mul", [ySsm, B.silu(z)]); // [b, l, e]
     if (B.ct !== "float32") y = B.cast(y, B.ct);
     y = act(i, "y", y, e);
@@ -473,9 +472,8 @@ export function buildDecode(
     const dtRaw = act(i, "dt", B.linear(dtLow, `${p}.dt_proj`, e, r, false, "float32"), e); // [b, e]
     const dtBias = B.weight(`${p}.dt_proj.bias`, [e], "float32");
     const dt = g.op("Softplus", [g.op("Add", [dtRaw, dtBias])]); // [b, e]
-    const uf = u;
     const dA = g.op("Exp", [g.op("Mul", [B.unsqueeze(dt, 2), B.A(p)])]); // [b, e, n]
-    const dBu = g.op("Mul", [B.unsqueeze(g.op("Mul", [dt, uf]), 2), B.unsqueeze(Bm, 1)]); // [b, e, n]
+    const dBu = g.op("Mul", [B.unsqueeze(g.op("Mul", [dt, u]), 2), B.unsqueeze(Bm, 1)]); // [b, e, n]
     const h = g.op("Add", [g.op("Mul", [dA, pastSsm]), dBu]); // [b, e, n]
     g.output(h, "float32", ["batch", e, n], `present_ssm.${i}`);
     const yC = g.op("Squeeze", [
@@ -483,7 +481,7 @@ export function buildDecode(
       g.const("int64", [2]),
     ]); // [b, e]
     const Dw = B.weight(`${p}.D`, [e], "float32");
-    const ySsm = act(i, "y_ssm", g.op("Add", [yC, g.op("Mul", [uf, Dw])]), e); // [b, e]
+    const ySsm = act(i, "y_ssm", g.op("Add", [yC, g.op("Mul", [u, Dw])]), e); // [b, e]
     let y = g.op("Mul", [ySsm, B.silu(z)]); // [b, e]
     if (B.ct !== "float32") y = B.cast(y, B.ct);
     y = act(i, "y", y, e);

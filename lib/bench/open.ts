@@ -12,7 +12,7 @@ export async function openBenchModel(
   ep: Ep,
   options: SessionOptions & {
     graphs?: { prefill?: SessionOptions; decode?: SessionOptions };
-    /** keep the states on the GPU between runs (default: on GPU EPs) */
+    /** keep the states on the GPU between runs (default: on the WebGPU EP, where it is tested) */
     deviceStates?: boolean;
     /** the longest prefill one run takes (default: the parallel scan's on GPU EPs) */
     maxPrefill?: number;
@@ -20,7 +20,7 @@ export async function openBenchModel(
 ): Promise<OnnxModel> {
   const {
     graphs = {},
-    deviceStates = ep !== "cpu",
+    deviceStates = ep === "webgpu",
     maxPrefill = maxPrefillOf(graphOptions("fp32", ep)), // GPU EPs: parallel-scan graphs
     ...common
   } = options;
