@@ -13,3 +13,8 @@ export const EMBEDDED_MODEL: string = fileURLToPath(
 export const DEFAULT_CALIBRATION: string = fileURLToPath(
   new URL("../data/calibration/wikitext2_valid_sample.txt", import.meta.url),
 );
+
+/** Latency measured on the lent H200 machine (WebGPU EP and its 16-core CPU; see its README). */
+export const H200_RESULTS: string = fileURLToPath(
+  new URL("../docs/latency/h200", import.meta.url),
+);

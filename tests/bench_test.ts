@@ -23,7 +23,8 @@ import {
 } from "../lib/bench/memory.ts";
 import { openBenchModel } from "../lib/bench/open.ts";
 import { opTimes } from "../lib/bench/profile.ts";
-import { type BenchRow, formatTable } from "../lib/bench/table.ts";
+import { type BenchRow, formatTable, readBenchRows } from "../lib/bench/table.ts";
+import { H200_RESULTS } from "../lib/paths.ts";
 import { checkTargets } from "../lib/bench/targets.ts";
 import { openCheckpoint } from "../lib/checkpoint.ts";
 import { expectedTensors } from "../lib/checkpoint.ts";
@@ -360,6 +361,29 @@ Deno.test("benchGraphs for GPU EPs: parallel scan, prefill in pieces, the same l
   const head = producer(cast.input![0]);
   assert.equal(head.opType, "MatMul");
   assert.equal(producer(head.input![0]).opType, "Slice");
+});
+
+Deno.test("readBenchRows: bench.json and rows.jsonl read back; bad input named by file and line", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "quamba-rows-" });
+  try {
+    const rows = await readBenchRows(join(H200_RESULTS, "cpu16_370m_790m.json"));
+    assert.deepEqual(rows.map((r) => `${r.model} ${r.method}`).slice(0, 2), [
+      "mamba-370m fp32",
+      "mamba-370m quamba",
+    ]);
+    const jsonl = join(dir, "rows.jsonl");
+    await Deno.writeTextFile(jsonl, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    assert.deepEqual(await readBenchRows(jsonl), rows);
+    await Deno.writeTextFile(jsonl, JSON.stringify(rows[0]) + "\n{oops\n");
+    await assert.rejects(() => readBenchRows(jsonl), new RegExp(`rows.jsonl:2: not JSON`));
+    await Deno.writeTextFile(jsonl, `{"model": 3}\n`);
+    await assert.rejects(() => readBenchRows(jsonl), /rows.jsonl:1: not a benchmark row/);
+    const bad = join(dir, "bench.json");
+    await Deno.writeTextFile(bad, `{"settings": {}}`);
+    await assert.rejects(() => readBenchRows(bad), /bench.json: no "rows"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("stepKernels: kernel events per run, by provider, and what left the EP", () => {

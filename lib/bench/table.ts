@@ -3,6 +3,7 @@ import { tableFromArrays } from "apache-arrow";
 import type { Table } from "../arrow.ts";
 import type { LatencyResult } from "./latency.ts";
 import { MB } from "./memory.ts";
+import { KitError } from "../errors.ts";
 
 /** One measured (model, method). */
 export interface BenchRow {
@@ -99,6 +100,46 @@ export function formatTable(rows: BenchRow[], base = "fp32"): string {
   const line = (cells: string[]) =>
     cells.map((c, i) => i < 3 ? c.padEnd(w[i]) : c.padStart(w[i])).join("  ");
   return [line(head), w.map((n) => "-".repeat(n)).join("  "), ...body.map(line)].join("\n");
+}
+
+/**
+ * Reads the rows `deno task bench` wrote: its `bench.json`, or `rows.jsonl` (one row a line,
+ * written as each is measured), with an error naming the file and line of anything else.
+ *
+ * @example
+ * ```ts
+ * const rows = await readBenchRows("reports/bench/bench.json");
+ * console.log(formatTable(rows));
+ * ```
+ */
+export async function readBenchRows(path: string): Promise<BenchRow[]> {
+  const text = await Deno.readTextFile(path);
+  const check = (r: unknown, where: string): BenchRow => {
+    const row = r as BenchRow;
+    if (typeof row?.model !== "string" || typeof row?.latency?.tpot?.mean !== "number") {
+      throw new KitError(`${where}: not a benchmark row (no model or latency)`);
+    }
+    return row;
+  };
+  if (path.endsWith(".jsonl")) {
+    return text.split("\n").flatMap((line, i) => {
+      if (!line.trim()) return [];
+      try {
+        return [check(JSON.parse(line), `${path}:${i + 1}`)];
+      } catch (e) {
+        if (e instanceof KitError) throw e;
+        throw new KitError(`${path}:${i + 1}: not JSON (${(e as Error).message})`);
+      }
+    });
+  }
+  let doc: { rows?: unknown[] };
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new KitError(`${path}: not JSON (${(e as Error).message})`);
+  }
+  if (!Array.isArray(doc.rows)) throw new KitError(`${path}: no "rows" (not a bench.json)`);
+  return doc.rows.map((r, i) => check(r, `${path}: rows[${i}]`));
 }
 
 /** The rows as an Arrow table (one column per measured quantity). */
