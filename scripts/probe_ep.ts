@@ -10,7 +10,8 @@
 import * as ort from "onnxruntime-node";
 import { join } from "node:path";
 import { benchCacheDir, checkMethod, ensureBenchGraphs } from "../lib/bench/graphs.ts";
-import { epOverhead, profileDecodeKernels } from "../lib/bench/kernels.ts";
+import { epOverhead, profileDecodeKernels, zeroDecodeFeeds } from "../lib/bench/kernels.ts";
+import { OnnxModel } from "../lib/model.ts";
 import { openBenchModel } from "../lib/bench/open.ts";
 import { promptIds } from "../lib/bench/latency.ts";
 import { intOption, parseCli, runCli } from "../lib/cli.ts";
@@ -23,18 +24,6 @@ import { shapeConfig, syntheticWeights } from "../lib/synthetic.ts";
 const USAGE =
   `usage: deno task probe-ep [--ep webgpu] [--size mamba-130m] [--methods fp32,fp16,quamba-nbits] [--steps 20] [--out DIR]`;
 
-function zeroFeeds(cfg: MambaConfig): Record<string, ort.Tensor> {
-  const { intermediate_size: e, state_size: n, conv_kernel: k } = cfg;
-  const f: Record<string, ort.Tensor> = {
-    input_ids: new ort.Tensor("int64", BigInt64Array.of(1n), [1]),
-  };
-  for (let i = 0; i < cfg.num_hidden_layers; i++) {
-    f[`past_conv.${i}`] = new ort.Tensor("float32", new Float32Array(e * (k - 1)), [1, e, k - 1]);
-    f[`past_ssm.${i}`] = new ort.Tensor("float32", new Float32Array(e * n), [1, e, n]);
-  }
-  return f;
-}
-
 /** Decode steps with every output fetched to the host, then with the logits only. */
 async function fetchCost(
   dir: string,
@@ -44,7 +33,7 @@ async function fetchCost(
   webgpu?: Record<string, string>,
 ) {
   const s = await createSession(join(dir, "decode.onnx"), ep, { webgpu });
-  const feeds = zeroFeeds(cfg);
+  const feeds = zeroDecodeFeeds(cfg);
   const time = async (fetches?: string[]) => {
     const xs: number[] = [];
     for (let i = 0; i < steps + 3; i++) {
@@ -62,13 +51,9 @@ async function fetchCost(
 /** Decode steps whose states stay on the GPU (`gpu-buffer` outputs fed back as inputs). */
 async function gpuBufferSteps(dir: string, cfg: MambaConfig, ep: Ep, steps: number) {
   const L = cfg.num_hidden_layers;
-  const loc: Record<string, "cpu" | "gpu-buffer"> = { logits: "cpu" };
-  for (let i = 0; i < L; i++) {
-    loc[`present_conv.${i}`] = "gpu-buffer";
-    loc[`present_ssm.${i}`] = "gpu-buffer";
-  }
+  const loc = OnnxModel.deviceStateLocations(cfg);
   const s = await createSession(join(dir, "decode.onnx"), ep, { outputLocation: loc });
-  let feeds = zeroFeeds(cfg);
+  let feeds = zeroDecodeFeeds(cfg);
   const xs: number[] = [];
   let logits0 = NaN;
   for (let i = 0; i < steps + 3; i++) {

@@ -110,18 +110,10 @@ async function methodGraphs(
     compute: "float32",
     scan: graphOptions("fp32", ep).scan,
   } as const;
-  if (method === "quamba-nbits") {
-    // the exact transforms only (the Hadamard of y), then MatMulNBits projections
-    const hooks = {
-      ...qdqHooks(t.config, t.src, plan, { quantize: false }),
-      ...nbitsHooks(t.config, t.src),
-    };
-    return {
-      prefill: buildPrefill(t.config, t.src, opt, hooks),
-      decode: buildDecode(t.config, t.src, opt, hooks),
-    };
-  }
-  const hooks = qdqHooks(t.config, t.src, plan);
+  // quamba-nbits: the exact transforms only (the Hadamard of y), then MatMulNBits projections
+  const hooks = method === "quamba-nbits"
+    ? { ...qdqHooks(t.config, t.src, plan, { quantize: false }), ...nbitsHooks(t.config, t.src) }
+    : qdqHooks(t.config, t.src, plan);
   const prefill = buildPrefill(t.config, t.src, opt, hooks);
   const decode = buildDecode(t.config, t.src, opt, hooks);
   if (method === "quamba-head8") {

@@ -55,19 +55,23 @@ export async function inspectModel(dir: string, ep: Ep, threads?: number): Promi
     prefill: await readModelProto(join(dir, "prefill.onnx")),
     decode: await readModelProto(join(dir, "decode.onnx")),
   };
-  if (ep !== "cpu") {
-    // GPU EPs: the graphs as built (writing an optimised copy of a multi-GB model costs minutes
-    // of device time); the kernels a step runs come from a profiled run (lib/bench/kernels.ts)
-    const result: Inspection = {
-      prefill: countOps(built.prefill),
-      decode: countOps(built.decode),
-      weightBytes: weightBytes([built.prefill, built.decode]),
-      decodeBytesPerToken: bytesReadPerRun(built.decode),
-      decodeBytesPerTokenBuilt: bytesReadPerRun(built.decode),
-    };
-    await writeFileAtomic(cached, JSON.stringify(result, null, 2));
-    return result;
-  }
+  // GPU EPs: the graphs as built (writing an optimised copy of a multi-GB model costs minutes of
+  // device time); the kernels a step runs come from a profiled run (lib/bench/kernels.ts)
+  const opt = ep === "cpu" ? await optimisedGraphs(dir, ep, threads) : built;
+  const builtBytes = bytesReadPerRun(built.decode);
+  const result: Inspection = {
+    prefill: countOps(opt.prefill),
+    decode: countOps(opt.decode),
+    weightBytes: weightBytes([built.prefill, built.decode]),
+    decodeBytesPerToken: opt === built ? builtBytes : bytesReadPerRun(opt.decode),
+    decodeBytesPerTokenBuilt: builtBytes,
+  };
+  await writeFileAtomic(cached, JSON.stringify(result, null, 2));
+  return result;
+}
+
+/** The graphs of `dir` as onnxruntime optimises them on `ep` (written to a temporary folder). */
+async function optimisedGraphs(dir: string, ep: Ep, threads?: number) {
   const tmp = await Deno.makeTempDir({ prefix: "quamba-inspect-" });
   try {
     const opt: Record<string, Awaited<ReturnType<typeof readModelProto>>> = {};
@@ -84,15 +88,7 @@ export async function inspectModel(dir: string, ep: Ep, threads?: number): Promi
       await s.release();
       opt[g] = await readModelProto(path);
     }
-    const result: Inspection = {
-      prefill: countOps(opt.prefill),
-      decode: countOps(opt.decode),
-      weightBytes: weightBytes([built.prefill, built.decode]),
-      decodeBytesPerToken: bytesReadPerRun(opt.decode),
-      decodeBytesPerTokenBuilt: bytesReadPerRun(built.decode),
-    };
-    await writeFileAtomic(cached, JSON.stringify(result, null, 2));
-    return result;
+    return { prefill: opt.prefill, decode: opt.decode };
   } finally {
     await Deno.remove(tmp, { recursive: true });
   }

@@ -107,6 +107,19 @@ export function stepKernels(
   return { perStep: n / runs, byProvider, offload };
 }
 
+/** Feeds of one decode step of one sequence from a zero state (token id 1). */
+export function zeroDecodeFeeds(config: MambaConfig): Record<string, ort.Tensor> {
+  const { intermediate_size: e, state_size: n, conv_kernel: k } = config;
+  const f: Record<string, ort.Tensor> = {
+    input_ids: new ort.Tensor("int64", BigInt64Array.of(1n), [1]),
+  };
+  for (let i = 0; i < config.num_hidden_layers; i++) {
+    f[`past_conv.${i}`] = new ort.Tensor("float32", new Float32Array(e * (k - 1)), [1, e, k - 1]);
+    f[`past_ssm.${i}`] = new ort.Tensor("float32", new Float32Array(e * n), [1, e, n]);
+  }
+  return f;
+}
+
 /**
  * Opens `decode.onnx` of `dir` with profiling, runs `steps` decode steps from a zero state and
  * counts the kernels per step (the first run is counted too: the kernels do not change).
@@ -122,18 +135,7 @@ export async function profileDecodeKernels(
     const s = await createSession(join(dir, "decode.onnx"), ep, {
       profileFilePrefix: join(tmp, "decode"),
     });
-    const { intermediate_size: e, state_size: n, conv_kernel: k } = config;
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor("int64", BigInt64Array.of(1n), [1]),
-    };
-    for (let i = 0; i < config.num_hidden_layers; i++) {
-      feeds[`past_conv.${i}`] = new ort.Tensor("float32", new Float32Array(e * (k - 1)), [
-        1,
-        e,
-        k - 1,
-      ]);
-      feeds[`past_ssm.${i}`] = new ort.Tensor("float32", new Float32Array(e * n), [1, e, n]);
-    }
+    const feeds = zeroDecodeFeeds(config);
     for (let i = 0; i < steps; i++) await s.run(feeds);
     s.endProfiling();
     await s.release();
