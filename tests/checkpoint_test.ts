@@ -7,7 +7,7 @@ import { bytesOf } from "../lib/onnx/builder.ts";
 import { readHeader, SafetensorsStore, writeSafetensors } from "../lib/safetensors.ts";
 import { loadTokenizer } from "../lib/tokenizer.ts";
 import { tinyCheckpoint } from "./helpers/tiny.ts";
-import { SHARED_DATA } from "./helpers/shared.ts";
+import { neoxTokenizerDir } from "./helpers/shared.ts";
 
 /** Asserts that `fn` rejects with a KitError whose message matches every pattern. */
 async function rejects(fn: () => Promise<unknown>, ...patterns: RegExp[]) {
@@ -160,7 +160,7 @@ Deno.test("checkpoint: an untied checkpoint needs lm_head.weight", async () => {
 });
 
 Deno.test("tokenizer: GPT-NeoX-20B loads and round-trips text", async () => {
-  const tok = await loadTokenizer(join(SHARED_DATA, "tokenizers", "gpt-neox-20b"));
+  const tok = await loadTokenizer(neoxTokenizerDir());
   for (const text of ["Hello, world!", "  spaces  and\n\nnewlines\t", "café 中文 🙂 3.14159"]) {
     assert.equal(tok.decode(tok.encode(text)), text);
   }

@@ -20,7 +20,7 @@ import { SafetensorsStore } from "../lib/safetensors.ts";
 import { loadTokenizer } from "../lib/tokenizer.ts";
 import { assertClose } from "./helpers/assert.ts";
 import { TEST_EP } from "./helpers/ep.ts";
-import { SHARED_DATA } from "./helpers/shared.ts";
+import { neoxTokenizerDir } from "./helpers/shared.ts";
 
 const FIX = new URL("./fixtures/", import.meta.url).pathname;
 const ref = JSON.parse(await Deno.readTextFile(join(FIX, "embedded_reference.json")));
@@ -132,7 +132,7 @@ Deno.test("tokenizers: ids equal the Rust tokenizers' for the embedded and GPT-N
     assert.deepEqual(own.encode(c.text), c.ids, JSON.stringify(c.text));
     assert.equal(own.decode(c.ids), c.text);
   }
-  const neoxDir = join(SHARED_DATA, "tokenizers", "gpt-neox-20b");
+  const neoxDir = neoxTokenizerDir();
   const neox = await loadTokenizer(neoxDir);
   for (const c of ref.neox_tokenizer_cases) {
     assert.deepEqual(neox.encode(c.text), c.ids, JSON.stringify(c.text.slice(0, 40)));

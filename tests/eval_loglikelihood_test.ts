@@ -13,7 +13,7 @@ import { loadModel } from "../lib/model.ts";
 import { EMBEDDED_MODEL } from "../lib/paths.ts";
 import { loadTokenizer } from "../lib/tokenizer.ts";
 import { TEST_EP } from "./helpers/ep.ts";
-import { SHARED_DATA } from "./helpers/shared.ts";
+import { neoxTokenizerDir } from "./helpers/shared.ts";
 
 const FIX = new URL("./fixtures/", import.meta.url).pathname;
 interface RefRow {
@@ -50,7 +50,7 @@ Deno.test("Python's whitespace (str.rstrip) is the set the kit strips", () => {
 });
 
 Deno.test("token split of each request equals lm-eval's rules in Python (embedded + GPT-NeoX)", async () => {
-  const neox = await loadTokenizer(join(SHARED_DATA, "tokenizers", "gpt-neox-20b"));
+  const neox = await loadTokenizer(neoxTokenizerDir());
   for (const r of ref.requests) {
     const t = encodeRequest(model.tokenizer, r, ref.prefix_token_id);
     assert.deepEqual(t, { context: r.contextTokens, continuation: r.continuationTokens });
