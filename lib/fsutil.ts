@@ -1,5 +1,6 @@
 /** File writing that never leaves half a file behind. */
-import { dirname } from "node:path";
+import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
+import { tempPath, track, untrack } from "./temp.ts";
 
 /**
  * Writes `data` to `path` through a temporary file in the same folder and a rename, so that a
@@ -12,7 +13,8 @@ import { dirname } from "node:path";
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+  const tmp = tempPath(path);
+  track(tmp);
   try {
     if (typeof data === "string") await Deno.writeTextFile(tmp, data);
     else await Deno.writeFile(tmp, data);
@@ -20,6 +22,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
     throw e;
+  } finally {
+    untrack(tmp);
   }
 }
 
@@ -31,4 +35,10 @@ export async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** `a` is `b` or lies inside it (after resolving `.` and `..`; links are not followed). */
+export function isWithin(a: string, b: string): boolean {
+  const r = relative(resolve(b), resolve(a));
+  return r === "" || (r !== ".." && !r.startsWith(`..${sep}`) && !isAbsolute(r));
 }

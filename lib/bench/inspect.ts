@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { exists, writeFileAtomic } from "../fsutil.ts";
 import { createSession, type Ep } from "../runtime.ts";
 import { bytesReadPerRun, readModelProto, weightBytes } from "./memory.ts";
+import { kitTempDir } from "../temp.ts";
 
 /** Operators onnxruntime adds by fusion (contrib domain or fused names). */
 const FUSED =
@@ -72,7 +73,7 @@ export async function inspectModel(dir: string, ep: Ep, threads?: number): Promi
 
 /** The graphs of `dir` as onnxruntime optimises them on `ep` (written to a temporary folder). */
 async function optimisedGraphs(dir: string, ep: Ep, threads?: number) {
-  const tmp = await Deno.makeTempDir({ prefix: "quamba-inspect-" });
+  const tmp = await kitTempDir("inspect");
   try {
     const opt: Record<string, Awaited<ReturnType<typeof readModelProto>>> = {};
     for (const g of ["prefill", "decode"] as const) {

@@ -11,6 +11,7 @@ import { writeModelFolder } from "../onnx/save.ts";
 import { createSession, type Ep } from "../runtime.ts";
 import { summarize } from "../stats_time.ts";
 import type { MambaConfig } from "../config.ts";
+import { kitTempDir } from "../temp.ts";
 
 export interface EpOverhead {
   /** median ms of one run of a one-Add graph (inputs in, output out) */
@@ -55,7 +56,7 @@ export async function epOverhead(
   options: { chain?: number; width?: number; runs?: number; webgpu?: Record<string, string> } = {},
 ): Promise<EpOverhead> {
   const { chain = 400, width = 4096, runs = 30, webgpu } = options;
-  const dir = await Deno.makeTempDir({ prefix: "quamba-overhead-" });
+  const dir = await kitTempDir("overhead");
   try {
     const folder = join(dir, "m");
     await writeModelFolder(folder, {
@@ -130,7 +131,7 @@ export async function profileDecodeKernels(
   ep: Ep,
   steps = 3,
 ): Promise<StepKernels> {
-  const tmp = await Deno.makeTempDir({ prefix: "quamba-kernels-" });
+  const tmp = await kitTempDir("kernels");
   try {
     const s = await createSession(join(dir, "decode.onnx"), ep, {
       profileFilePrefix: join(tmp, "decode"),

@@ -11,6 +11,7 @@ import { writeModelFolder } from "../onnx/save.ts";
 import { quantizeBlocks } from "../quant/head8.ts";
 import { quantizeWith, scaleOf } from "../quant/int8.ts";
 import { createSession, type SessionOptions } from "../runtime.ts";
+import { kitTempDir } from "../temp.ts";
 
 /** Forms of a projection y = x W (W [k, n]). */
 export type ProjectionKind =
@@ -171,7 +172,7 @@ export async function openGraph(
   g: Graph,
   options: SessionOptions = {},
 ): Promise<{ session: ort.InferenceSession; dispose: () => Promise<void> }> {
-  const dir = await Deno.makeTempDir({ prefix: "quamba-micro-" });
+  const dir = await kitTempDir("micro");
   try {
     await writeModelFolder(join(dir, "m"), { "model.onnx": g });
     const session = await createSession(join(dir, "m", "model.onnx"), "cpu", options);

@@ -3,6 +3,7 @@
  * weights, written one tensor at a time, and the folder replaced atomically.
  */
 import { join } from "node:path";
+import { removeStaleTempsBeside, tempPath, track, untrack } from "../temp.ts";
 import { type Graph, onnx } from "./builder.ts";
 
 /** ONNX IR version written (onnxruntime accepts <= 13). */
@@ -20,14 +21,16 @@ export interface WriteOptions {
   inlineBelow?: number;
   /** Model metadata (`metadata_props`). */
   metadata?: Record<string, string>;
-  /** Extra files to write into the folder (name → text). */
-  files?: Record<string, string>;
+  /** Extra files to write into the folder (name → text or bytes). */
+  files?: Record<string, string | Uint8Array>;
 }
 
 /**
  * Writes `graphs` (file name → graph) into `dir`. Initializers with the same name in several
- * graphs are stored once (small ones stay inline, per graph). The folder appears whole or not at all: it is built beside `dir` and
- * renamed into place.
+ * graphs are stored once (small ones stay inline, per graph). The folder appears whole or not at
+ * all: it is built beside `dir` and renamed into place. A previous `dir` is replaced: callers
+ * check first that it is theirs to replace (lib/output.ts). Temporary folders that dead processes
+ * left beside `dir` are removed first (lib/temp.ts).
  *
  * @example
  * ```ts
@@ -41,7 +44,9 @@ export async function writeModelFolder(
 ): Promise<void> {
   const weightsFile = options.weightsFile ?? "weights.bin";
   const inlineBelow = options.inlineBelow ?? 1024;
-  const tmp = `${dir}.tmp-${Deno.pid}-${Date.now()}`;
+  await removeStaleTempsBeside(dir);
+  const tmp = tempPath(dir);
+  track(tmp);
   await Deno.mkdir(tmp, { recursive: true });
   try {
     const external = new Map<string, { location: string; offset: number }>();
@@ -93,13 +98,16 @@ export async function writeModelFolder(
       });
       await Deno.writeFile(join(tmp, file), onnx.ModelProto.encode(model).finish());
     }
-    for (const [file, text] of Object.entries(options.files ?? {})) {
-      await Deno.writeTextFile(join(tmp, file), text);
+    for (const [file, data] of Object.entries(options.files ?? {})) {
+      if (typeof data === "string") await Deno.writeTextFile(join(tmp, file), data);
+      else await Deno.writeFile(join(tmp, file), data);
     }
     await replaceDir(tmp, dir);
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw e;
+  } finally {
+    untrack(tmp);
   }
 }
 
@@ -110,7 +118,7 @@ async function writeAll(f: Deno.FsFile, bytes: Uint8Array): Promise<void> {
 
 /** Moves `src` to `dst`, replacing a previous `dst` with no moment where neither exists whole. */
 export async function replaceDir(src: string, dst: string): Promise<void> {
-  const old = `${dst}.old-${Deno.pid}-${Date.now()}`;
+  const old = tempPath(dst, "old");
   let moved = false;
   try {
     await Deno.rename(dst, old);
