@@ -245,9 +245,13 @@ export class OnnxModel implements Model {
   async generate(ids: number[], options: GenerateOptions): Promise<number[]> {
     const v = this.config.vocab_size;
     const out: number[] = [];
-    if (options.maxNewTokens <= 0) return out;
+    const max = options?.maxNewTokens;
+    if (!Number.isSafeInteger(max) || max < 0) {
+      throw new KitError(`generate: maxNewTokens must be an integer >= 0, got ${max}`);
+    }
+    if (max === 0) return out;
     let { logits, state } = await this.prefill([ids]);
-    let next = argmax(logits, (ids.length - 1) * v, v);
+    let next = argmax(checkFinite(logits, (ids.length - 1) * v, v, 0), (ids.length - 1) * v, v);
     for (;;) {
       out.push(next);
       options.onToken?.(next);
@@ -256,7 +260,7 @@ export class OnnxModel implements Model {
       const old = state;
       ({ logits, state } = await this.decode([next], state));
       this.disposeState(old);
-      next = argmax(logits, 0, v);
+      next = argmax(checkFinite(logits, 0, v, out.length), 0, v);
     }
     this.disposeState(state);
     return out;
@@ -266,6 +270,20 @@ export class OnnxModel implements Model {
     await this.prefillSession.release();
     await this.decodeSession.release();
   }
+}
+
+/** `a[offset .. offset + n)` if every value is finite; else an error naming the step. */
+function checkFinite(a: Float32Array, offset: number, n: number, step: number): Float32Array {
+  for (let i = offset; i < offset + n; i++) {
+    if (!Number.isFinite(a[i])) {
+      throw new KitError(
+        `the model's logits hold ${a[i]} at generated token ${step} (vocabulary index ${
+          i - offset
+        }): its weights or inputs are not usable`,
+      );
+    }
+  }
+  return a;
 }
 
 /** Index of the largest of `n` values from `offset` (the first on ties, like torch.argmax). */
@@ -334,7 +352,7 @@ export async function modelFromCheckpoint(
     throw new KitError(`unknown dtype '${dtype}' (expected fp32 or fp16)`);
   }
   const tokenizer = await isFile(join(ckpt.dir, "tokenizer.json"))
-    ? await loadTokenizer(ckpt.dir)
+    ? checkVocab(await loadTokenizer(ckpt.dir), ckpt.config, ckpt.dir)
     : missingTokenizer(ckpt.dir);
   const opt = graphOptions(dtype, ep, options.scan);
   const dir = await graphCacheDir(ckpt, graphVariant(opt), options.cacheDir);
@@ -383,6 +401,21 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
     });
   }
   return await modelFromCheckpoint(await openCheckpoint(dir), options);
+}
+
+/**
+ * A tokenizer whose ids all fit the model's vocabulary (`vocab_size` rows of the embedding; a
+ * model may have more rows than the tokenizer has tokens, never fewer).
+ */
+export function checkVocab(tok: Tokenizer, config: MambaConfig, dir: string): Tokenizer {
+  if (tok.vocabSize > config.vocab_size) {
+    throw new KitError(
+      `${join(dir, "tokenizer.json")}: the tokenizer has ${tok.vocabSize} tokens, more than the ` +
+        `model's vocabulary (vocab_size ${config.vocab_size} in ${join(dir, "config.json")}): ` +
+        `it belongs to another model`,
+    );
+  }
+  return tok;
 }
 
 async function isFile(path: string): Promise<boolean> {

@@ -5,9 +5,10 @@
  * Format: 8 bytes little-endian header length n, n bytes of JSON
  * `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`, then the data.
  */
-import { join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { KitError } from "./errors.ts";
 import { bf16ArrayToF32, f16ArrayToF32 } from "./dtypes.ts";
+import { isWithin, writeFileAtomic } from "./fsutil.ts";
 
 /** Item sizes of the dtypes the kit reads. */
 export const DTYPE_BYTES: Record<string, number> = {
@@ -54,14 +55,21 @@ async function readAt(path: string, offset: number, length: number): Promise<Uin
   return out;
 }
 
-/** Parses the header of one safetensors file, checking every entry against the file size. */
+/**
+ * Parses the header of one safetensors file, checking it as the format requires: a JSON object
+ * of tensor entries (and an optional `__metadata__` object of strings), known dtypes, shapes of
+ * non-negative integers, and `data_offsets` that agree with the shapes and, sorted, cover the
+ * data exactly once (no overlap, no gap, nothing past the end).
+ */
 export async function readHeader(path: string): Promise<TensorInfo[]> {
-  let size: number;
+  let info: Deno.FileInfo;
   try {
-    size = (await Deno.stat(path)).size;
+    info = await Deno.stat(path);
   } catch {
     throw new KitError(`${path}: file not found`);
   }
+  if (!info.isFile) throw new KitError(`${path}: is a folder, not a safetensors file`);
+  const size = info.size;
   if (size < 8) throw new KitError(`${path}: truncated safetensors file (${size} bytes)`);
   const lenBytes = await readAt(path, 0, 8);
   const n = Number(new DataView(lenBytes.buffer).getBigUint64(0, true));
@@ -70,26 +78,45 @@ export async function readHeader(path: string): Promise<TensorInfo[]> {
       `${path}: corrupt safetensors header (declares ${n} header bytes, file has ${size})`,
     );
   }
-  let header: Record<string, unknown>;
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(await readAt(path, 8, n)));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(await readAt(path, 8, n)));
   } catch (e) {
     throw new KitError(`${path}: corrupt safetensors header: ${(e as Error).message}`);
+  }
+  if (!isObject(header)) {
+    throw new KitError(`${path}: corrupt safetensors header: not a JSON object of tensors`);
+  }
+  const meta = header.__metadata__;
+  if (
+    meta !== undefined &&
+    (!isObject(meta) || Object.values(meta).some((v) => typeof v !== "string"))
+  ) {
+    throw new KitError(`${path}: '__metadata__' must be an object of strings`);
   }
   const dataStart = 8 + n;
   const dataSize = size - dataStart;
   const out: TensorInfo[] = [];
   for (const [name, v] of Object.entries(header)) {
     if (name === "__metadata__") continue;
-    const e = v as { dtype?: string; shape?: number[]; data_offsets?: number[] };
-    const item = DTYPE_BYTES[e?.dtype ?? ""];
-    if (!item) throw new KitError(`${path}: tensor '${name}' has unknown dtype '${e?.dtype}'`);
-    if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    if (!isObject(v)) {
+      throw new KitError(`${path}: tensor '${name}' is not an object in the header`);
+    }
+    const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    const dtype = typeof e.dtype === "string" ? e.dtype : "";
+    const item = DTYPE_BYTES[dtype];
+    if (!item) throw new KitError(`${path}: tensor '${name}' has unknown dtype '${e.dtype}'`);
+    const shape = e.shape;
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
       throw new KitError(`${path}: tensor '${name}' has a malformed shape`);
     }
-    const [begin, end] = e.data_offsets ?? [];
-    const numel = e.shape.reduce((a, b) => a * b, 1);
-    if (!Number.isInteger(begin) || !Number.isInteger(end) || begin > end || end > dataSize) {
+    const offsets = Array.isArray(e.data_offsets) ? e.data_offsets : [];
+    const [begin, end] = offsets;
+    const numel = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (
+      offsets.length !== 2 || !Number.isSafeInteger(begin) || !Number.isSafeInteger(end) ||
+      begin < 0 || begin > end || end > dataSize
+    ) {
       throw new KitError(
         `${path}: tensor '${name}' lies outside the file (offsets ${begin}..${end}, ` +
           `data is ${dataSize} bytes): truncated or corrupt`,
@@ -97,21 +124,68 @@ export async function readHeader(path: string): Promise<TensorInfo[]> {
     }
     if (end - begin !== numel * item) {
       throw new KitError(
-        `${path}: tensor '${name}' has ${end - begin} bytes, but ${e.dtype}[${e.shape}] needs ${
+        `${path}: tensor '${name}' has ${end - begin} bytes, but ${dtype}[${shape}] needs ${
           numel * item
         }`,
       );
     }
     out.push({
       name,
-      dtype: e.dtype!,
-      shape: e.shape,
+      dtype,
+      shape: shape as number[],
       file: path,
       offset: dataStart + begin,
       byteLength: end - begin,
     });
   }
+  checkLayout(path, out, dataStart, dataSize);
   return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Tensors sorted by offset must tile the data: each starts where the previous one ended. */
+function checkLayout(path: string, tensors: TensorInfo[], dataStart: number, dataSize: number) {
+  const sorted = [...tensors].sort((a, b) => a.offset - b.offset || a.byteLength - b.byteLength);
+  let at = 0;
+  let prev = "the header";
+  for (const t of sorted) {
+    const begin = t.offset - dataStart;
+    if (begin < at) {
+      throw new KitError(
+        `${path}: tensor '${t.name}' (bytes ${begin}..${begin + t.byteLength}) overlaps ${prev}`,
+      );
+    }
+    if (begin > at) {
+      throw new KitError(
+        `${path}: ${begin - at} bytes between ${prev} and tensor '${t.name}' belong to no tensor`,
+      );
+    }
+    at = begin + t.byteLength;
+    prev = `tensor '${t.name}'`;
+  }
+  if (at !== dataSize) {
+    throw new KitError(
+      `${path}: ${dataSize - at} bytes after ${prev} belong to no tensor (corrupt or padded file)`,
+    );
+  }
+}
+
+/** Checks that every value of a tensor is finite; names the file, tensor and first bad index. */
+export function checkFinite(t: TensorInfo, x: Float32Array): Float32Array {
+  for (let i = 0; i < x.length; i++) {
+    if (!Number.isFinite(x[i])) {
+      let bad = 0;
+      for (let j = i; j < x.length; j++) if (!Number.isFinite(x[j])) bad++;
+      throw new KitError(
+        `${t.file}: tensor '${t.name}' holds ${bad} non-finite value${bad > 1 ? "s" : ""} ` +
+          `(${x[i]} at flat index ${i} of [${t.shape}])`,
+      );
+    }
+  }
+  return x;
 }
 
 /**
@@ -139,8 +213,18 @@ export class SafetensorsStore {
       } catch (e) {
         throw new KitError(`${index}: not valid JSON: ${(e as Error).message}`);
       }
-      if (!map || typeof map !== "object") throw new KitError(`${index}: no 'weight_map'`);
+      if (!isObject(map)) throw new KitError(`${index}: no 'weight_map' object`);
       const files = [...new Set(Object.values(map))];
+      for (const f of files) {
+        if (
+          typeof f !== "string" || !f || isAbsolute(f) || !isWithin(join(dir, f), dir) ||
+          resolve(dir, f) === resolve(dir)
+        ) {
+          throw new KitError(
+            `${index}: shard name ${JSON.stringify(f)} must be a file inside ${dir}`,
+          );
+        }
+      }
       for (const f of files) {
         for (const t of await readHeader(join(dir, f))) tensors.set(t.name, t);
       }
@@ -152,6 +236,7 @@ export class SafetensorsStore {
         }
       }
     } else if (await exists(single)) {
+      // (readHeader says so if model.safetensors is a folder)
       for (const t of await readHeader(single)) tensors.set(t.name, t);
     } else {
       throw new KitError(`${dir}: no model.safetensors or model.safetensors.index.json`);
@@ -184,20 +269,23 @@ export class SafetensorsStore {
     return await readAt(t.file, t.offset, t.byteLength);
   }
 
-  /** A floating-point tensor converted to float32. */
+  /**
+   * A floating-point tensor converted to float32; a NaN or infinity in it (or a float64 value
+   * beyond float32's range) is an error naming the file and tensor.
+   */
   async read(name: string): Promise<Float32Array> {
     const t = this.info(name);
     const bytes = await this.readBytes(name);
     const buf = bytes.buffer as ArrayBuffer;
     switch (t.dtype) {
       case "F32":
-        return new Float32Array(buf);
+        return checkFinite(t, new Float32Array(buf));
       case "F16":
-        return f16ArrayToF32(new Uint16Array(buf));
+        return checkFinite(t, f16ArrayToF32(new Uint16Array(buf)));
       case "BF16":
-        return bf16ArrayToF32(new Uint16Array(buf));
+        return checkFinite(t, bf16ArrayToF32(new Uint16Array(buf)));
       case "F64":
-        return Float32Array.from(new Float64Array(buf));
+        return checkFinite(t, Float32Array.from(new Float64Array(buf)));
       default:
         throw new KitError(
           `${t.file}: tensor '${name}' has dtype ${t.dtype}; a floating-point tensor is needed`,
@@ -255,7 +343,5 @@ export async function writeSafetensors(
     out.set(t.data, at);
     at += t.data.byteLength;
   }
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeFile(tmp, out);
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(path, out);
 }

@@ -149,6 +149,13 @@ export async function scoreTokens(
             for (let t = 0; t < c; t++) {
               const o = (row * c + t) * v;
               const { logprob, argmax } = logSoftmaxAt(logits, o, v, targets[start + t]);
+              if (!Number.isFinite(logprob)) {
+                throw new KitError(
+                  `${describe(m.i)}: the model's log-probability of token ${
+                    start + t
+                  } is ${logprob} (non-finite logits): its weights or inputs are not usable`,
+                );
+              }
               acc[row].logprob += logprob;
               if (argmax !== targets[start + t]) acc[row].isGreedy = false;
             }
