@@ -1,5 +1,23 @@
 /** Files that ship with the kit, found relative to this module (whatever the working folder). */
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+
+/** The kit's own folder (where deno.json is). */
+export const KIT_ROOT: string = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
+
+/**
+ * A path the user gave on the command line, made absolute against the folder they ran the
+ * command from: `deno task` runs scripts in the kit's folder and passes the user's folder in
+ * `INIT_CWD`; a plain `deno run` keeps the working folder.
+ *
+ * @example
+ * ```ts
+ * userPath("reports/stats"); // "/home/me/project/reports/stats" when run from /home/me/project
+ * ```
+ */
+export function userPath(path: string): string {
+  return resolve(Deno.env.get("INIT_CWD") ?? Deno.cwd(), path);
+}
 
 /** The kit's `data/` folder. */
 export const DATA_DIR: string = fileURLToPath(new URL("../data", import.meta.url));
@@ -18,3 +36,17 @@ export const DEFAULT_CALIBRATION: string = fileURLToPath(
 export const H200_RESULTS: string = fileURLToPath(
   new URL("../docs/latency/h200", import.meta.url),
 );
+
+/**
+ * What the kit's tasks may do (deno.json gives each task these flags; a test checks): read and
+ * write files, read and set environment variables, load onnxruntime's native library (FFI), read
+ * the machine's name, cores and load. No network. Tasks that start processes of their own (bench,
+ * probe-ep) add `--allow-run`, and start them with these flags.
+ */
+export const TASK_PERMISSIONS: readonly string[] = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-ffi",
+  "--allow-sys",
+];

@@ -68,11 +68,24 @@ export async function createSession(
     so.enableProfiling = true;
     so.profileFilePrefix = options.profileFilePrefix;
   }
+  telemetryOff();
   try {
     return await ort.InferenceSession.create(path, so);
   } catch (e) {
     throw epError(ep, path, e as Error);
   }
+}
+
+/**
+ * onnxruntime 1.30 records usage events in `~/.cache/Microsoft/DeveloperTools/.onnxruntime/` unless
+ * `ORT_DISABLE_TELEMETRY` is set when its environment is created (at the first session); its
+ * telemetry also copies the command line, and a command line of ~30 KB (a long `--prompt`)
+ * overflowed the main thread's stack inside session creation. The kit turns it off.
+ */
+export function telemetryOff(): void {
+  try {
+    if (Deno.env.get("ORT_DISABLE_TELEMETRY") !== "1") Deno.env.set("ORT_DISABLE_TELEMETRY", "1");
+  } catch { /* no --allow-env: onnxruntime's default stays */ }
 }
 
 /** `{"session.x": v}` → `{x: v}` (onnxruntime-node nests the keys under `extra.session`). */

@@ -39,7 +39,7 @@ import { openBenchModel } from "../lib/bench/open.ts";
 import { Progress } from "../lib/progress.ts";
 import { sha256 } from "../lib/cache.ts";
 import { openCheckpoint } from "../lib/checkpoint.ts";
-import { intOption, parseCli, runCli } from "../lib/cli.ts";
+import { intOption, parseCli, runCli, threadsOption } from "../lib/cli.ts";
 import type { MambaConfig } from "../lib/config.ts";
 import { KitError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fsutil.ts";
@@ -48,6 +48,9 @@ import { latencyPlot, scalingPlot } from "../lib/plots/latency.ts";
 import { svgToPng } from "../lib/plots/png.ts";
 import { parseEp } from "../lib/runtime.ts";
 import { MAMBA_SHAPES, shapeConfig, syntheticWeights } from "../lib/synthetic.ts";
+import { prepareOutputDir } from "../lib/output.ts";
+import { userPath } from "../lib/paths.ts";
+import { checkCacheDir } from "../lib/cache.ts";
 
 const USAGE = `Latency (TTFT, TPOT, TTLT) and memory of fp and int8 graphs.
 
@@ -66,7 +69,9 @@ usage: deno task bench [options]
   --all-logits      prefill computes the logits of every position (default: the last only)
   --no-fold         keep the int8 graphs' DequantizeLinear of conv1d, A_log, D, dt bias at run
                     time, exactly as lib/quant builds them (default: stored dequantized)
-  --out DIR         where to write bench.{json,arrow} and the figures (default reports/bench)
+  --out DIR         where to write bench.{json,arrow} and the figures (default reports/bench);
+                    a new or empty folder, or one a bench run wrote
+  --force           write into --out even if it holds files the kit did not write
   --no-bandwidth    skip the copy benchmark (no bandwidth floor)
   --bandwidth B     the floor's bandwidth in bytes/s instead of a copy benchmark (GPU EPs: the
                     card's, e.g. 4.8e12 for an H200; without it GPU rows have no floor)
@@ -127,6 +132,7 @@ await runCli(async () => {
     "in-process": { type: "boolean" },
     interleaved: { type: "string" },
     wait: { type: "string" },
+    force: { type: "boolean" },
   }, USAGE);
   const inProcess = !!o["in-process"];
   const rounds = intOption(o.interleaved, "interleaved", 10);
@@ -150,11 +156,16 @@ await runCli(async () => {
   if (prompt < 1 || gen < 1 || repeats < 1) {
     throw new KitError("--prompt, --gen, --repeats must be >= 1");
   }
-  const threads = intOption(o.threads, "threads", 0) || undefined;
-  const scaling = list(o.scaling, "").map((s) => intOption(s, "scaling", 0));
+  const threads = threadsOption(o.threads);
+  const scaling = list(o.scaling, "").map((s) => intOption(s, "scaling", 0, { min: 1 }));
   const lastLogits = !o["all-logits"], foldParams = !o["no-fold"];
-  const outDir = o.out ?? "reports/bench";
-  const entries = await models(o.sizes || !o.model ? list(o.sizes, "130m") : [], o.model);
+  const modelDir = o.model ? userPath(o.model) : undefined;
+  const outDir = await prepareOutputDir(userPath(o.out ?? "reports/bench"), "bench", {
+    force: o.force,
+    inputs: modelDir ? [modelDir] : [],
+  });
+  await checkCacheDir();
+  const entries = await models(o.sizes || !o.model ? list(o.sizes, "130m") : [], modelDir);
 
   const env = benchEnv();
   console.log(`environment: ${envLine(env)}`);

@@ -1,7 +1,7 @@
 /**
  * Prefill and decode throughput of fp32 and fp16 graphs, measured in one run, with their ratio.
  *
- *   deno task bench [--model DIR | --shape mamba-130m] [--ep cpu] [--prompt-len 256] [--steps 32]
+ *   deno task bench-fp16 [--model DIR | --shape mamba-130m] [--ep cpu] [--prompt-len 256] [--steps 32]
  */
 import { intOption, parseCli, runCli } from "../lib/cli.ts";
 import { openCheckpoint } from "../lib/checkpoint.ts";
@@ -15,17 +15,17 @@ import {
   modelFromCheckpoint,
   OnnxModel,
 } from "../lib/model.ts";
-import { EMBEDDED_MODEL } from "../lib/paths.ts";
+import { EMBEDDED_MODEL, userPath } from "../lib/paths.ts";
 import { parseEp } from "../lib/runtime.ts";
 import { shapeConfig, syntheticWeights } from "../lib/synthetic.ts";
 import { summarize, timeit } from "../lib/stats_time.ts";
 import { missingTokenizer } from "../lib/tokenizer.ts";
-import { cacheRoot, GRAPH_VERSION } from "../lib/cache.ts";
+import { cacheRoot, checkCacheDir, GRAPH_VERSION } from "../lib/cache.ts";
 import { join } from "node:path";
 
 const USAGE = `Prefill and decode tokens/s, fp32 vs fp16.
 
-usage: deno task bench [--model DIR | --shape NAME] [options]
+usage: deno task bench-fp16 [--model DIR | --shape NAME] [options]
   --model DIR       checkpoint folder (default: the embedded model)
   --shape NAME      seeded random weights of a family member instead (mamba-130m ... mamba-2.8b)
   --ep NAME         cpu (default), webgpu, cuda
@@ -43,15 +43,19 @@ await runCli(async () => {
     repeats: { type: "string" },
   }, USAGE);
   const ep = parseEp(o.ep ?? "cpu");
-  const L = intOption(o["prompt-len"], "prompt-len", 256);
-  const steps = intOption(o.steps, "steps", 32);
-  const repeats = intOption(o.repeats, "repeats", 5);
+  const L = intOption(o["prompt-len"], "prompt-len", 256, { min: 1 });
+  const steps = intOption(o.steps, "steps", 32, { min: 1 });
+  const repeats = intOption(o.repeats, "repeats", 5, { min: 1 });
+  await checkCacheDir();
   const open = async (dtype: Dtype): Promise<Model> => {
     if (!o.shape) {
-      return await modelFromCheckpoint(await openCheckpoint(o.model ?? EMBEDDED_MODEL), {
-        ep,
-        dtype,
-      });
+      return await modelFromCheckpoint(
+        await openCheckpoint(o.model ? userPath(o.model) : EMBEDDED_MODEL),
+        {
+          ep,
+          dtype,
+        },
+      );
     }
     const cfg = shapeConfig(o.shape);
     const opt = graphOptions(dtype, ep);

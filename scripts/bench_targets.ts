@@ -15,13 +15,16 @@ import { interleaved } from "../lib/bench/interleaved.ts";
 import { stateBytes } from "../lib/bench/memory.ts";
 import { openBenchModel } from "../lib/bench/open.ts";
 import { formatTarget, targetChecks } from "../lib/bench/targets.ts";
-import { intOption, parseCli, runCli } from "../lib/cli.ts";
+import { intOption, parseCli, runCli, threadsOption } from "../lib/cli.ts";
 import { writeFileAtomic } from "../lib/fsutil.ts";
 import { Progress } from "../lib/progress.ts";
 import { shapeConfig, syntheticWeights } from "../lib/synthetic.ts";
+import { prepareOutputDir } from "../lib/output.ts";
+import { userPath } from "../lib/paths.ts";
+import { checkCacheDir } from "../lib/cache.ts";
 
 const USAGE =
-  `usage: deno task bench-targets [--size 130m] [--methods quamba,w8a8,quamba-head8] [--prompt 512] [--steps 32] [--rounds 10] [--threads N] [--out DIR]`;
+  `usage: deno task bench-targets [--size 130m] [--methods quamba,w8a8,quamba-head8] [--prompt 512] [--steps 32] [--rounds 10] [--threads N] [--out DIR] [--force]`;
 
 await runCli(async () => {
   const o = parseCli(Deno.args, {
@@ -32,13 +35,18 @@ await runCli(async () => {
     rounds: { type: "string" },
     threads: { type: "string" },
     out: { type: "string" },
+    force: { type: "boolean" },
   }, USAGE);
   const s = o.size ?? "130m", size = s.startsWith("mamba-") ? s : `mamba-${s}`;
   const int8 = (o.methods ?? "quamba,w8a8,quamba-head8").split(",").filter(Boolean);
   int8.forEach(checkMethod);
   const prompt = intOption(o.prompt, "prompt", 512), steps = intOption(o.steps, "steps", 32);
   const rounds = intOption(o.rounds, "rounds", 10);
-  const threads = intOption(o.threads, "threads", 0) || undefined;
+  const threads = threadsOption(o.threads);
+  const out = await prepareOutputDir(userPath(o.out ?? "reports/bench"), "bench", {
+    force: o.force,
+  });
+  await checkCacheDir();
   const cfg = shapeConfig(size), env = benchEnv();
   console.log(`environment: ${envLine(env)}`);
   const methods = ["fp32", ...int8];
@@ -91,7 +99,6 @@ await runCli(async () => {
       load1?.toFixed(2) ?? "?"
     } after`,
   );
-  const out = o.out ?? "reports/bench";
   await writeFileAtomic(
     join(out, "targets.json"),
     JSON.stringify(

@@ -20,9 +20,13 @@ import { writeFileAtomic } from "../lib/fsutil.ts";
 import { createSession, type Ep, parseEp } from "../lib/runtime.ts";
 import { summarize } from "../lib/stats_time.ts";
 import { shapeConfig, syntheticWeights } from "../lib/synthetic.ts";
+import { TASK_PERMISSIONS } from "../lib/paths.ts";
+import { prepareOutputDir } from "../lib/output.ts";
+import { userPath } from "../lib/paths.ts";
+import { checkCacheDir } from "../lib/cache.ts";
 
 const USAGE =
-  `usage: deno task probe-ep [--ep webgpu] [--size mamba-130m] [--methods fp32,fp16,quamba-nbits] [--steps 20] [--out DIR]`;
+  `usage: deno task probe-ep [--ep webgpu] [--size mamba-130m] [--methods fp32,fp16,quamba-nbits] [--steps 20] [--out DIR] [--force]`;
 
 /** Decode steps with every output fetched to the host, then with the logits only. */
 async function fetchCost(
@@ -81,6 +85,7 @@ await runCli(async () => {
     steps: { type: "string" },
     out: { type: "string" },
     "gpu-buffer-child": { type: "string" },
+    force: { type: "boolean" },
   }, USAGE);
   const ep = parseEp(o.ep ?? "webgpu");
   const size = o.size ?? "mamba-130m", steps = intOption(o.steps, "steps", 20);
@@ -91,6 +96,10 @@ await runCli(async () => {
   }
   const methods = (o.methods ?? "fp32,fp16,quamba-nbits").split(",");
   methods.forEach(checkMethod);
+  const out = await prepareOutputDir(userPath(o.out ?? "reports/probe"), "probe-ep", {
+    force: o.force,
+  });
+  await checkCacheDir();
   const overhead = await epOverhead(ep);
   if (ep === "webgpu") {
     const o2 = await epOverhead(ep, { webgpu: { validationMode: "disabled" } });
@@ -113,7 +122,7 @@ await runCli(async () => {
     const child = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        "-A",
+        ...TASK_PERMISSIONS,
         import.meta.filename!,
         "--ep",
         ep,
@@ -149,7 +158,6 @@ await runCli(async () => {
     results.push(r);
     console.log(JSON.stringify(r));
   }
-  const out = o.out ?? "reports/probe";
   await writeFileAtomic(
     join(out, `probe_${ep}_${size}.json`),
     JSON.stringify({ ep, size, overhead, ortVersion: ort.env.versions.node, results }, null, 2),

@@ -5,14 +5,17 @@
  *   deno task profile [--size mamba-130m] [--method quamba] [--prompt 256] [--steps 16] [--threads N]
  */
 import { join } from "node:path";
-import { intOption, parseCli, runCli } from "../lib/cli.ts";
+import { intOption, parseCli, runCli, threadsOption } from "../lib/cli.ts";
 import { benchCacheDir, ensureBenchGraphs } from "../lib/bench/graphs.ts";
 import { openBenchModel } from "../lib/bench/open.ts";
 import { formatOpTimes, opTimes } from "../lib/bench/profile.ts";
 import { shapeConfig, syntheticWeights } from "../lib/synthetic.ts";
+import { prepareOutputDir } from "../lib/output.ts";
+import { userPath } from "../lib/paths.ts";
+import { kitTempDir } from "../lib/temp.ts";
 
 const USAGE =
-  `usage: deno task profile [--size mamba-130m] [--method quamba] [--prompt N] [--steps N] [--threads N] [--out DIR]`;
+  `usage: deno task profile [--size mamba-130m] [--method quamba] [--prompt N] [--steps N] [--threads N] [--out DIR] [--force]`;
 
 await runCli(async () => {
   const o = parseCli(Deno.args, {
@@ -22,15 +25,17 @@ await runCli(async () => {
     steps: { type: "string" },
     threads: { type: "string" },
     out: { type: "string" },
+    force: { type: "boolean" },
   }, USAGE);
   const size = o.size ?? "mamba-130m", method = o.method ?? "quamba";
   const L = intOption(o.prompt, "prompt", 256), steps = intOption(o.steps, "steps", 16);
-  const threads = intOption(o.threads, "threads", 0) || undefined;
+  const threads = threadsOption(o.threads);
   const cfg = shapeConfig(size);
   const dir = benchCacheDir(size, method);
   await ensureBenchGraphs(dir, cfg, syntheticWeights(cfg), method, size);
-  const out = o.out ?? await Deno.makeTempDir({ prefix: "quamba-profile-" });
-  await Deno.mkdir(out, { recursive: true });
+  const out = o.out
+    ? await prepareOutputDir(userPath(o.out), "profile", { force: o.force })
+    : await kitTempDir("profile");
   const m = await openBenchModel(dir, { config: cfg, source: size, method }, "cpu", {
     threads,
     graphs: {

@@ -4,11 +4,12 @@
  *
  *   deno task quantize --model DIR --method quamba [--calib FILE] [--samples N] --out DIR
  */
-import { intOption, parseCli, runCli } from "../lib/cli.ts";
+import { checkCacheDir } from "../lib/cache.ts";
+import { intOption, numberOption, parseCli, runCli } from "../lib/cli.ts";
 import { KitError } from "../lib/errors.ts";
-import { DEFAULT_CALIBRATION, EMBEDDED_MODEL } from "../lib/paths.ts";
+import { DEFAULT_CALIBRATION, EMBEDDED_MODEL, userPath } from "../lib/paths.ts";
 import { METHODS } from "../lib/quant/methods.ts";
-import { quantize, type QuantizedModel } from "../lib/quant/quantize.ts";
+import { checkQuantizedOut, quantize, type QuantizedModel } from "../lib/quant/quantize.ts";
 import { parseEp } from "../lib/runtime.ts";
 
 const USAGE = `Quantize a Mamba checkpoint to int8 (W8A8, static per-tensor scales).
@@ -22,8 +23,10 @@ usage: deno task quantize [--model DIR] --method NAME --out DIR [options]
   --calib FILE       calibration text (.txt or {"text": ...} .jsonl); default: ${DEFAULT_CALIBRATION}
   --samples N        calibration samples (default 512, as in the paper)
   --max-len L        tokens per calibration sample (default 512)
-  --percentile P     percentile of |u| for the SSM input's scale (default 99.999)
-  --out DIR          where to save the quantized model (required)
+  --percentile P     percentile of |u| for the SSM input's scale, in [90, 100] (default 99.999)
+  --out DIR          where to save the quantized model (required): a new or empty folder, or
+                     one an earlier quantize wrote (it is replaced); never the checkpoint
+  --force            replace --out even if it holds files the kit did not write
   --ep NAME          cpu (default), webgpu, cuda (for calibration)`;
 
 await runCli(async () => {
@@ -35,6 +38,7 @@ await runCli(async () => {
     "max-len": { type: "string" },
     percentile: { type: "string" },
     out: { type: "string" },
+    force: { type: "boolean" },
     ep: { type: "string" },
   }, USAGE);
   if (!o.method) throw new KitError(`--method is required (${Object.keys(METHODS).join(", ")})`);
@@ -42,19 +46,32 @@ await runCli(async () => {
     throw new KitError(`unknown method '${o.method}' (${Object.keys(METHODS).join(", ")})`);
   }
   if (!o.out) throw new KitError("--out DIR is required: where to save the quantized model");
-  const percentile = o.percentile === undefined ? 99.999 : Number(o.percentile);
-  if (!(percentile > 0 && percentile <= 100)) {
-    throw new KitError(`--percentile must be in (0, 100], got '${o.percentile}'`);
-  }
+  const percentile = numberOption(o.percentile, "percentile", 99.999, {
+    min: 90,
+    max: 100,
+    why: "Quamba uses 99.999; below 90 more than a tenth of |u| would be clipped",
+  });
+  const samples = intOption(o.samples, "samples", 512, { min: 1 });
+  const maxLen = intOption(o["max-len"], "max-len", 512, { min: 2 });
+  const ep = parseEp(o.ep ?? "cpu");
+  const modelDir = o.model ? userPath(o.model) : EMBEDDED_MODEL;
+  const calib = o.calib ? userPath(o.calib) : undefined;
+  await checkQuantizedOut(userPath(o.out), {
+    force: o.force,
+    inputs: [modelDir, ...(calib ? [calib] : [])],
+    label: "--out",
+  });
+  await checkCacheDir();
   const t0 = performance.now();
-  const model = await quantize(o.model ?? EMBEDDED_MODEL, {
+  const model = await quantize(modelDir, {
     method: o.method,
-    calibration: o.calib,
-    samples: intOption(o.samples, "samples", 512),
-    maxLen: intOption(o["max-len"], "max-len", 512),
+    calibration: calib,
+    samples,
+    maxLen,
     percentile,
-    out: o.out,
-    ep: parseEp(o.ep ?? "cpu"),
+    out: userPath(o.out),
+    force: o.force,
+    ep,
   }) as QuantizedModel;
   const l0 = model.plan.layers[0];
   console.log(

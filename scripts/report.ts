@@ -6,6 +6,7 @@
  */
 import { parseCli, runCli } from "../lib/cli.ts";
 import { KitError } from "../lib/errors.ts";
+import { userPath } from "../lib/paths.ts";
 import { writeReport } from "../lib/reproduce/report.ts";
 
 const USAGE = `usage: deno task report --out DIR     (the folder given to deno task reproduce)`;
@@ -13,5 +14,5 @@ const USAGE = `usage: deno task report --out DIR     (the folder given to deno t
 await runCli(async () => {
   const o = parseCli(Deno.args, { out: { type: "string" } }, USAGE);
   if (!o.out) throw new KitError("--out DIR is required");
-  await writeReport(o.out);
+  await writeReport(userPath(o.out));
 });

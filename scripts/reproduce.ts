@@ -6,20 +6,23 @@
  *   deno task reproduce --model DIR --data DIR --methods fp16,w8a8,quamba --shard 0/8 --out DIR
  */
 import { join } from "node:path";
-import { intOption, parseCli, runCli } from "../lib/cli.ts";
+import { checkCacheDir } from "../lib/cache.ts";
+import { intOption, listOption, parseCli, runCli, threadsOption } from "../lib/cli.ts";
 import { openCheckpoint } from "../lib/checkpoint.ts";
 import { KitError } from "../lib/errors.ts";
 import { prefixTokenId } from "../lib/eval/requests.ts";
 import { getTask, TASKS } from "../lib/eval/tasks/index.ts";
 import { exists, writeFileAtomic } from "../lib/fsutil.ts";
 import { loadModel } from "../lib/model.ts";
-import { DATA_DIR, DEFAULT_CALIBRATION, EMBEDDED_MODEL } from "../lib/paths.ts";
+import { prepareOutputDir } from "../lib/output.ts";
+import { DATA_DIR, DEFAULT_CALIBRATION, EMBEDDED_MODEL, userPath } from "../lib/paths.ts";
 import { formatSeconds } from "../lib/progress.ts";
 import { METHOD_NAMES } from "../lib/quant/methods.ts";
 import { cellFile, type ReproduceConfig, runCell } from "../lib/reproduce/cells.ts";
 import { environment } from "../lib/reproduce/environment.ts";
 import { gridCells, modelName, parseShard, shardCells } from "../lib/reproduce/grid.ts";
 import { writeReport } from "../lib/reproduce/report.ts";
+import { readCell } from "../lib/reproduce/tables.ts";
 import { parseEp } from "../lib/runtime.ts";
 import { loadTokenizer } from "../lib/tokenizer.ts";
 
@@ -37,7 +40,9 @@ usage: deno task reproduce [options]
   --ep NAME          cpu (default), webgpu, cuda
   --prompt N --gen N latency: prompt and generated tokens (default 128 and 32)
   --repeats N        latency repeats after 2 warm-ups (default 3)
-  --out DIR          default: reports/<date>-<model>
+  --out DIR          default: reports/<date>-<model>; a new or empty folder, or an earlier
+                     reproduce run's (resumed; its settings must match)
+  --force            write into --out even if it holds files the kit did not write
   --shard i/n        run the i-th of n slices of the grid (0 <= i < n); then deno task report --out DIR
 
 Killed at any point, it starts again where it stopped: a finished cell is never redone.`;
@@ -58,46 +63,43 @@ await runCli(async () => {
     out: { type: "string" },
     shard: { type: "string" },
     threads: { type: "string" },
+    force: { type: "boolean" },
   }, USAGE);
-  const models = o.model?.length ? o.model : [EMBEDDED_MODEL];
-  const list = (
-    s: string | undefined,
-    all: string[],
-  ) => (s ? s.split(",").map((x) => x.trim()).filter(Boolean) : all);
-  const methods = list(o.methods, METHOD_NAMES);
-  const tasks = list(o.tasks, TASKS.map((t) => t.name));
-  for (const m of methods) {
-    if (!METHOD_NAMES.includes(m)) {
-      throw new KitError(`unknown method '${m}' (known: ${METHOD_NAMES.join(", ")})`);
-    }
+  const models = o.model?.length ? o.model.map(userPath) : [EMBEDDED_MODEL];
+  if (new Set(models.map(modelName)).size !== models.length) {
+    throw new KitError(`--model: two models share a folder name (${models.join(", ")})`);
   }
-  tasks.forEach(getTask);
+  const methods = listOption(o.methods, "methods", METHOD_NAMES) ?? METHOD_NAMES;
+  const tasks = listOption(o.tasks, "tasks", TASKS.map((t) => t.name)) ??
+    TASKS.map((t) => t.name);
   const date = new Date().toISOString().slice(0, 10);
   const cfg: ReproduceConfig = {
-    out: o.out ?? join("reports", `${date}-${models.map(modelName).join("+")}`),
+    out: userPath(o.out ?? join("reports", `${date}-${models.map(modelName).join("+")}`)),
     models,
     methods,
     tasks,
-    dataDir: o.data ?? join(DATA_DIR, "tasks"),
-    limit: intOption(o.limit, "limit", o.data ? 0 : 100) || undefined,
-    calib: o.calib ?? DEFAULT_CALIBRATION,
-    samples: intOption(o.samples, "samples", 512),
+    dataDir: o.data ? userPath(o.data) : join(DATA_DIR, "tasks"),
+    limit: o.limit === undefined
+      ? (o.data ? undefined : 100)
+      : intOption(o.limit, "limit", 0, { min: 1 }),
+    calib: o.calib ? userPath(o.calib) : DEFAULT_CALIBRATION,
+    samples: intOption(o.samples, "samples", 512, { min: 1 }),
     maxLen: 512,
     percentile: 99.999,
     ep: parseEp(o.ep ?? "cpu"),
-    threads: intOption(o.threads, "threads", 0) || undefined,
+    threads: threadsOption(o.threads),
     latency: {
-      prompt: intOption(o.prompt, "prompt", 128),
-      gen: intOption(o.gen, "gen", 32),
+      prompt: intOption(o.prompt, "prompt", 128, { min: 1 }),
+      gen: intOption(o.gen, "gen", 32, { min: 1 }),
       warmup: 2,
-      repeats: intOption(o.repeats, "repeats", 3),
+      repeats: intOption(o.repeats, "repeats", 3, { min: 1 }),
     },
   };
   const shard = parseShard(o.shard);
-  await preflight(cfg);
+  await preflight(cfg, !!o.force);
   const cells = shardCells(gridCells(models, methods, tasks), shard);
   const todo = [];
-  for (const c of cells) if (!(await exists(cellFile(cfg.out, c)))) todo.push(c);
+  for (const c of cells) if (!(await cellDone(cellFile(cfg.out, c)))) todo.push(c);
   console.error(
     `reproduce: ${cfg.out}; ${cells.length} cells${
       shard.count > 1 ? ` in shard ${shard.index}/${shard.count}` : ""
@@ -122,8 +124,29 @@ await runCli(async () => {
   await writeReport(cfg.out);
 });
 
-/** Checks what can be checked before long work: models, task files, calibration text, the EP. */
-async function preflight(cfg: ReproduceConfig): Promise<void> {
+/** Whether a cell's result exists and is whole (a damaged one is redone, with a note). */
+async function cellDone(file: string): Promise<boolean> {
+  if (!(await exists(file))) return false;
+  try {
+    await readCell(file);
+    return true;
+  } catch (e) {
+    console.error(`note: ${(e as Error).message.split(";")[0]}; redoing that cell`);
+    return false;
+  }
+}
+
+/**
+ * Checks what can be checked before long work: the output folder, the cache, models, task files,
+ * calibration text, the EP.
+ */
+async function preflight(cfg: ReproduceConfig, force: boolean): Promise<void> {
+  await prepareOutputDir(cfg.out, "reproduce", {
+    force,
+    inputs: [...cfg.models, cfg.dataDir, cfg.calib],
+    recognise: (dir) => exists(join(dir, "config.json")),
+  });
+  await checkCacheDir();
   const file = join(cfg.out, "config.json");
   const settings = JSON.stringify({ ...cfg, out: undefined }, null, 1);
   if (await exists(file)) {

@@ -6,8 +6,10 @@
 import { join } from "node:path";
 import { loadCalibration } from "../lib/calibration.ts";
 import { openCheckpoint } from "../lib/checkpoint.ts";
+import { checkCacheDir } from "../lib/cache.ts";
 import { intOption, parseCli, runCli } from "../lib/cli.ts";
-import { DEFAULT_CALIBRATION, EMBEDDED_MODEL } from "../lib/paths.ts";
+import { prepareOutputDir } from "../lib/output.ts";
+import { DEFAULT_CALIBRATION, EMBEDDED_MODEL, userPath } from "../lib/paths.ts";
 import { parseEp } from "../lib/runtime.ts";
 import { collectStats, writeStats } from "../lib/stats/collect.ts";
 import { loadTokenizer } from "../lib/tokenizer.ts";
@@ -23,7 +25,9 @@ usage: deno task stats [--model DIR] [--calib FILE] [--out DIR] [options]
   --max-len L      tokens per sample (default 512)
   --chunk N        tokens per observation run, bounds memory (default 512)
   --ep NAME        cpu (default), webgpu, cuda
-  --out DIR        where scalars.arrow, channels.arrow and histograms.arrow go (default stats/)
+  --out DIR        where scalars.arrow, channels.arrow and histograms.arrow go (default stats/);
+                   a new or empty folder, or one an earlier stats run wrote
+  --force          write into --out even if it holds files the kit did not write
 
 Schema: lib/stats/schema.ts.`;
 
@@ -36,22 +40,23 @@ await runCli(async () => {
     chunk: { type: "string" },
     ep: { type: "string" },
     out: { type: "string" },
+    force: { type: "boolean" },
   }, USAGE);
-  const out = o.out ?? "stats";
-  const ckpt = await openCheckpoint(o.model ?? EMBEDDED_MODEL);
+  const want = intOption(o.samples, "samples", 512, { min: 1 });
+  const maxLen = intOption(o["max-len"], "max-len", 512, { min: 2 });
+  const chunk = intOption(o.chunk, "chunk", 512, { min: 1 });
+  const ep = parseEp(o.ep ?? "cpu");
+  const ckpt = await openCheckpoint(o.model ? userPath(o.model) : EMBEDDED_MODEL);
+  const calibFile = o.calib ? userPath(o.calib) : DEFAULT_CALIBRATION;
+  const out = await prepareOutputDir(userPath(o.out ?? "stats"), "stats", {
+    force: o.force,
+    inputs: [ckpt.dir, calibFile],
+  });
+  await checkCacheDir();
   const tokenizer = await loadTokenizer(ckpt.dir);
-  const want = intOption(o.samples, "samples", 512);
-  const calib = await loadCalibration(o.calib ?? DEFAULT_CALIBRATION, tokenizer, {
-    samples: want,
-    maxLen: intOption(o["max-len"], "max-len", 512),
-  });
-  if (calib.samples.length < want) {
-    console.error(`note: ${calib.source} holds ${calib.samples.length} samples; using all of them`);
-  }
-  const stats = await collectStats(ckpt, calib, {
-    ep: parseEp(o.ep ?? "cpu"),
-    chunk: intOption(o.chunk, "chunk", 512),
-  });
+  const calib = await loadCalibration(calibFile, tokenizer, { samples: want, maxLen });
+  for (const w of calib.warnings ?? []) console.error(`note: ${w}`);
+  const stats = await collectStats(ckpt, calib, { ep, chunk });
   await writeStats(out, stats);
   console.log(`layer  absmax(u)  p99.999(u)  absmax(y)  absmax(y_had)  kurtosis(y)`);
   for (let i = 0; i < ckpt.config.num_hidden_layers; i++) {

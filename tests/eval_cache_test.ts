@@ -12,6 +12,7 @@ import { getTask } from "../lib/eval/tasks/index.ts";
 import { loadModel, type MambaState, type Model } from "../lib/model.ts";
 import { DATA_DIR, EMBEDDED_MODEL } from "../lib/paths.ts";
 import { TEST_EP } from "./helpers/ep.ts";
+import { runTask } from "./helpers/cli.ts";
 
 const cacheDir = await Deno.makeTempDir({ prefix: "quamba-cache-" });
 const model = await loadModel(EMBEDDED_MODEL, { cacheDir, ep: TEST_EP });
@@ -76,16 +77,9 @@ Deno.test("model key changes with the method and the weights' files", async () =
   assert.notEqual(a, await modelKey(EMBEDDED_MODEL, "fp16", "cpu"));
 });
 
-async function cli(args: string[], env: Record<string, string>) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../scripts/eval.ts", import.meta.url).pathname, ...args],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+const cli = (args: string[], env: Record<string, string>) => runTask("eval", args, { env });
 
 Deno.test("CLI: table, results.json in lm-eval's layout, Arrow rows, resume, errors", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "quamba-eval-cli-" });
@@ -123,6 +117,26 @@ Deno.test("CLI: table, results.json in lm-eval's layout, Arrow rows, resume, err
   const badData = await cli(["--tasks", "piqa", "--data", tmp], env);
   assert.equal(badData.code, 1);
   assert.match(badData.stderr, /piqa\/valid.jsonl: file not found/);
+  // a malformed file of the second task fails before the first is computed
+  const data = join(tmp, "data");
+  for (const t of ["piqa", "winogrande"]) {
+    await Deno.mkdir(join(data, t), { recursive: true });
+    for (const e of Deno.readDirSync(join(DATA_DIR, "tasks", t))) {
+      await Deno.copyFile(join(DATA_DIR, "tasks", t, e.name), join(data, t, e.name));
+    }
+  }
+  const dev = join(data, "winogrande", "dev.jsonl");
+  const lines = (await Deno.readTextFile(dev)).split("\n");
+  lines[6] = "{not json";
+  await Deno.writeTextFile(dev, lines.join("\n"));
+  const late = await cli(
+    ["--tasks", "piqa,winogrande", "--data", data, "--out", join(tmp, "late"), "--no-cache"],
+    env,
+  );
+  assert.equal(late.code, 1);
+  assert.match(late.stderr, /winogrande\/dev\.jsonl:7/);
+  assert.ok(!/piqa +\|/.test(late.stdout), "piqa was computed before the check");
+  assert.ok(!(await exists(join(tmp, "late", "results.json"))));
 });
 
 Deno.test({

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { allFigures } from "../lib/plots/mod.ts";
 import { FONT_FILES, svgToPng, svgToRgba } from "../lib/plots/png.ts";
 import { syntheticStats, writeSyntheticStats } from "./helpers/synthetic_stats.ts";
 import { parseSvg, texts } from "./helpers/svg_query.ts";
+import { runTask } from "./helpers/cli.ts";
 
 const figures = allFigures(syntheticStats());
 
@@ -69,17 +69,7 @@ Deno.test("png: a figure's title is drawn as text in the PNG", () => {
   assert.equal(ink(untitled, { x0: 0, y0: 0, x1: 400, y1: 36 }), 0);
 });
 
-const SCRIPT = fileURLToPath(new URL("../scripts/plots.ts", import.meta.url));
-
-async function plotsCli(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SCRIPT, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const plotsCli = (...args: string[]) => runTask("plots", args);
 
 Deno.test("deno task plots: writes every figure as SVG and PNG; clear errors, no partial output", async () => {
   const dir = await Deno.makeTempDir();
@@ -94,7 +84,11 @@ Deno.test("deno task plots: writes every figure as SVG and PNG; clear errors, no
     "hadamard_layer1",
     "histograms_layer1",
   ];
-  assert.deepEqual(files, stems.flatMap((s) => [`${s}.png`, `${s}.svg`]).sort());
+  // every figure, and the kit's marker of the folder (lib/output.ts)
+  assert.deepEqual(
+    files,
+    [".quamba-kit.json", ...stems.flatMap((s) => [`${s}.png`, `${s}.svg`])].sort(),
+  );
   const svg = Deno.readTextFileSync(join(dir, "figures", "clipping_u.svg"));
   assert.ok(svg.startsWith("<svg xmlns="));
   const w = Number(svg.match(/width="(\d+)"/)![1]);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { readArrowFile } from "../lib/arrow.ts";
 import { gridCells, parseShard, shardCells } from "../lib/reproduce/grid.ts";
 import { csvTable, markdownTable } from "../lib/reproduce/tables.ts";
+import { runTask } from "./helpers/cli.ts";
 
 Deno.test("grid: every cell once, shards partition it deterministically", () => {
   const cells = gridCells(["a/m1", "b/m2"], ["fp32", "quamba"], ["piqa", "winogrande"]);
@@ -28,15 +29,8 @@ Deno.test("tables: Markdown and CSV quoting", () => {
   assert.equal(csvTable(rows), 'model,method,acc,n,ppl\nm,"a,b",0.51234,12,\n');
 });
 
-async function reproduce(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "scripts/reproduce.ts", ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const reproduce = (args: string[], env?: Record<string, string>) =>
+  runTask("reproduce", args, { env });
 
 Deno.test("reproduce: a small grid end to end, resumed without redoing cells", async () => {
   const out = await Deno.makeTempDir({ prefix: "quamba-reproduce-" });
@@ -58,12 +52,11 @@ Deno.test("reproduce: a small grid end to end, resumed without redoing cells", a
     "--out",
     out,
   ];
-  const env = { QUAMBA_KIT_CACHE: join(out, "cache-kit") };
-  Deno.env.set("QUAMBA_KIT_CACHE", env.QUAMBA_KIT_CACHE);
-  const first = await reproduce([...args, "--shard", "0/2"]);
+  const env = { QUAMBA_KIT_CACHE: join(out, "..", `${out.split("/").pop()}-cache`) };
+  const first = await reproduce([...args, "--shard", "0/2"], env);
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stderr, /shard 0\/2 done/);
-  const second = await reproduce(args);
+  const second = await reproduce(args, env);
   assert.equal(second.code, 0, second.stderr);
   assert.match(second.stderr, /6 cells, 3 already done/);
   assert.match(second.stdout, /\| embedded \| w8a8 \| – \| – \| – \| – \| – \| 0\.\d+ \|/);
@@ -74,11 +67,33 @@ Deno.test("reproduce: a small grid end to end, resumed without redoing cells", a
   }
   assert.ok((await Deno.stat(join(out, "figures", "embedded", "clipping_u.png"))).size > 1000);
   assert.match(await Deno.readTextFile(join(out, "report.html")), /<html/);
-  const again = await reproduce(args);
+  const again = await reproduce(args, env);
   assert.match(again.stderr, /6 cells, 6 already done/);
-  const changed = await reproduce([...args.slice(0, -2), "--limit", "7", "--out", out]);
+  const changed = await reproduce([...args.slice(0, -2), "--limit", "7", "--out", out], env);
   assert.equal(changed.code, 1);
   assert.match(changed.stderr, /holds a run with other settings/);
-  const bad = await reproduce(["--methods", "fp32,int3", "--out", out]);
+  const bad = await reproduce(["--methods", "fp32,int3", "--out", out], env);
   assert.match(bad.stderr, /unknown method 'int3'/);
+
+  // the same grid again, in one go into a new folder: the same accuracy table to the last digit
+  // (the first run was split over two processes and resumed from its evaluation cache)
+  const out2 = await Deno.makeTempDir({ prefix: "quamba-reproduce-" });
+  const fresh = await reproduce([...args.slice(0, -2), "--out", out2], env);
+  assert.equal(fresh.code, 0, fresh.stderr);
+  const table = async (dir: string) =>
+    JSON.parse(await Deno.readTextFile(join(dir, "tables", "accuracy.json"))).rows;
+  assert.deepEqual(await table(out2), await table(out));
+
+  // a damaged cell: report names it; reproduce redoes it
+  const cell = join(out, "cells", "eval--embedded--w8a8--winogrande.json");
+  const whole = await Deno.readTextFile(cell);
+  await Deno.writeTextFile(cell, whole.slice(0, 40));
+  const report = await runTask("report", ["--out", out], { env });
+  assert.equal(report.code, 1);
+  assert.match(report.stderr, /eval--embedded--w8a8--winogrande\.json: damaged cell result/);
+  const redo = await reproduce(args, env);
+  assert.equal(redo.code, 0, redo.stderr);
+  assert.match(redo.stderr, /damaged cell result .*redoing that cell/);
+  assert.match(redo.stderr, /6 cells, 5 already done/);
+  assert.deepEqual(await table(out), await table(out2));
 });

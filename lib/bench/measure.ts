@@ -11,6 +11,7 @@ import { type LatencyResult, measureLatency, measurePrefill, type Summary } from
 import { resetPeakMemory, residentMemory, RssSampler } from "./memory.ts";
 import { openBenchModel } from "./open.ts";
 import { profileDecodeKernels, type StepKernels } from "./kernels.ts";
+import { TASK_PERMISSIONS } from "../paths.ts";
 
 /** What one measurement needs (JSON, to pass to a child process). */
 export interface MeasureSpec {
@@ -81,7 +82,7 @@ const CHILD = fileURLToPath(new URL("./measure_child.ts", import.meta.url));
 /** Runs one measurement in a fresh `deno run` process (progress on this process's stderr). */
 export async function measureIsolated(s: MeasureSpec): Promise<MeasureResult> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CHILD],
+    args: ["run", ...TASK_PERMISSIONS, CHILD],
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",

@@ -6,16 +6,21 @@
  * percentile, calibration, source model, kit version, config), scales.json and scales.arrow
  * (every activation and weight scale), config.json and the tokenizer files.
  */
-import { tableFromArrays } from "apache-arrow";
+import { tableFromArrays, tableToIPC } from "apache-arrow";
 import { basename, join, resolve } from "node:path";
-import { writeArrowFile } from "../arrow.ts";
-import { cacheRoot, sha256 } from "../cache.ts";
-import { type CalibrationSet, loadCalibration } from "../calibration.ts";
+import { cacheRoot, sha256, weightsFingerprint } from "../cache.ts";
+import {
+  calibrationFromTexts,
+  calibrationKey,
+  type CalibrationSet,
+  loadCalibration,
+} from "../calibration.ts";
 import { type Checkpoint, openCheckpoint } from "../checkpoint.ts";
 import { KitError } from "../errors.ts";
 import { exists } from "../fsutil.ts";
+import { prepareOutputDir } from "../output.ts";
 import { buildDecode, buildPrefill } from "../mamba_onnx.ts";
-import { type Model, modelFromCheckpoint, OnnxModel } from "../model.ts";
+import { checkVocab, type Model, modelFromCheckpoint, OnnxModel } from "../model.ts";
 import { writeModelFolder } from "../onnx/save.ts";
 import { DEFAULT_CALIBRATION } from "../paths.ts";
 import type { Ep } from "../runtime.ts";
@@ -27,20 +32,31 @@ import { methodSpec } from "./methods.ts";
 import { ACT_POINTS, planScales, type QuantPlan } from "./plan.ts";
 import { qdqHooks, WeightScales } from "./qdq.ts";
 import { transformWeights } from "./transform.ts";
+import { kitTempDir } from "../temp.ts";
 
 export interface QuantizeOptions {
   /** `quamba`, `w8a8`, `quamba-clip`, `quamba-hadamard`, `smoothquant`, `quarot`, `dynamic`
    * (or `fp32` / `fp16`, which just load the model). */
   method: string;
-  /** Calibration text file, or samples already tokenized; default: the shipped WikiText-2 sample. */
-  calibration?: string | CalibrationSet;
+  /**
+   * Calibration text: a file (`.txt` paragraphs packed into samples, or `.jsonl` `{"text": ...}`
+   * documents), an array of texts (one sample each), or samples already tokenized; default: the
+   * shipped WikiText-2 sample.
+   */
+  calibration?: string | string[] | CalibrationSet;
   /** Calibration samples and tokens per sample (defaults 512 and 512, as in the paper). */
   samples?: number;
   maxLen?: number;
   /** Percentile of |u| for the SSM input's scale (methods with clipping); default 99.999. */
   percentile?: number;
-  /** Where to save the quantized model; default a folder in the kit's cache. */
+  /**
+   * Where to save the quantized model; default a folder in the kit's cache. A folder that exists
+   * must be empty or an earlier quantized model of the kit (holding nothing else), unless
+   * `force`; it may never be, or hold, the checkpoint or the calibration file.
+   */
   out?: string;
+  /** Replace `out` even if it holds files the kit did not write. */
+  force?: boolean;
   ep?: Ep;
   threads?: number;
   /** Show progress on stderr; default true. */
@@ -69,7 +85,13 @@ export interface QuantizedModel extends Model {
  * ```
  */
 export async function quantize(model: Model | string, options: QuantizeOptions): Promise<Model> {
-  const dir = typeof model === "string" ? model : model.source;
+  if (typeof options !== "object" || options === null) {
+    throw new KitError("quantize: options must be an object such as { method: 'quamba' }");
+  }
+  const dir = typeof model === "string" ? model : model?.source;
+  if (typeof dir !== "string") {
+    throw new KitError("quantize: the model must be a checkpoint folder or a loaded Model");
+  }
   if (options.method === "fp32" || options.method === "fp16") {
     return await modelFromCheckpoint(await openCheckpoint(dir), {
       ep: options.ep,
@@ -78,34 +100,121 @@ export async function quantize(model: Model | string, options: QuantizeOptions):
     });
   }
   methodSpec(options.method); // an unknown method fails before any work
-  const ckpt = await openCheckpoint(dir);
-  const tokenizer = await loadTokenizer(ckpt.dir);
-  const calib = typeof options.calibration === "object"
-    ? options.calibration
-    : await loadCalibration(options.calibration ?? DEFAULT_CALIBRATION, tokenizer, {
-      samples: options.samples,
-      maxLen: options.maxLen,
-    });
   const percentile = options.percentile ?? 99.999;
-  const key = (await sha256(JSON.stringify([
-    KIT_VERSION,
-    resolve(ckpt.dir),
-    options.method,
-    percentile,
-    calib.source,
-    calib.samples,
-  ]))).slice(0, 16);
-  const out = options.out ??
-    join(
+  checkPercentile(percentile);
+  const ckpt = await openCheckpoint(dir);
+  const tokenizer = checkVocab(await loadTokenizer(ckpt.dir), ckpt.config, ckpt.dir);
+  const calibOptions = { samples: options.samples, maxLen: options.maxLen };
+  const c = options.calibration;
+  const calib = c === undefined || typeof c === "string"
+    ? await loadCalibration(c ?? DEFAULT_CALIBRATION, tokenizer, calibOptions)
+    : Array.isArray(c)
+    ? calibrationFromTexts(c, tokenizer, calibOptions)
+    : checkCalibrationSet(c);
+  if (options.progress !== false) {
+    for (const w of calib.warnings ?? []) {
+      console.warn(`note: ${w}`);
+    }
+  }
+  let out: string;
+  if (options.out !== undefined) {
+    out = await checkQuantizedOut(options.out, {
+      force: options.force,
+      inputs: [ckpt.dir, ...(typeof c === "string" ? [c] : [])],
+    });
+  } else {
+    const key = (await sha256(JSON.stringify([
+      KIT_VERSION,
+      resolve(ckpt.dir),
+      await weightsFingerprint(ckpt),
+      options.method,
+      percentile,
+      await calibrationKey(calib),
+    ]))).slice(0, 16);
+    out = join(
       options.cacheDir ?? cacheRoot(),
       `${basename(resolve(ckpt.dir))}-${options.method}-${key}`,
     );
-  if (!options.out && await exists(join(out, "manifest.json"))) {
-    return await loadQuantized(out, { ep: options.ep, threads: options.threads });
+    if (await exists(join(out, "manifest.json"))) {
+      return await loadQuantized(out, { ep: options.ep, threads: options.threads });
+    }
   }
   await buildQuantized(ckpt, calib, out, { ...options, percentile });
   return await loadQuantized(out, { ep: options.ep, threads: options.threads });
 }
+
+/**
+ * Checks that a quantized model may be saved to `out` (before any work): a new or empty folder,
+ * or an earlier quantized folder of the kit holding only its own files, unless `force`; never an
+ * input. Returns the absolute path.
+ *
+ * @example
+ * ```ts
+ * await checkQuantizedOut("out/emb-quamba", { inputs: ["data/models/embedded"], label: "--out" });
+ * ```
+ */
+export async function checkQuantizedOut(
+  out: string,
+  options: { force?: boolean; inputs?: string[]; label?: string } = {},
+): Promise<string> {
+  return await prepareOutputDir(out, "quantize", {
+    label: options.label ?? "out",
+    force: options.force,
+    inputs: options.inputs,
+    recognise: isQuantizedFolder,
+    ownFiles: ownFilesOf,
+  });
+}
+
+/** Quamba's percentile of |u|: in [90, 100]; lower ones clip more than a tenth of u. */
+export function checkPercentile(p: unknown): void {
+  if (typeof p !== "number" || !(p >= 90 && p <= 100)) {
+    throw new KitError(
+      `percentile must be a number in [90, 100] (Quamba uses 99.999; below 90 more than a ` +
+        `tenth of |u| would be clipped), got ${p}`,
+    );
+  }
+}
+
+function checkCalibrationSet(c: unknown): CalibrationSet {
+  const set = c as CalibrationSet;
+  if (
+    typeof c !== "object" || c === null || typeof set.source !== "string" ||
+    !Array.isArray(set.samples) || set.samples.length === 0 ||
+    !set.samples.every((s) => Array.isArray(s) && s.every(Number.isInteger))
+  ) {
+    throw new KitError(
+      "calibration: expected a file path, an array of texts, or { source, samples: number[][] } " +
+        `(got ${
+          c === null ? "null" : typeof c === "object" ? "an object of another shape" : typeof c
+        })`,
+    );
+  }
+  return set;
+}
+
+/** The files a quantized folder's manifest says the kit wrote there. */
+async function ownFilesOf(dir: string): Promise<string[] | undefined> {
+  try {
+    const m = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
+    return Array.isArray(m.files) ? m.files : [...QUANTIZED_FILES];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The files of a quantized folder (kit 0.1.0's manifests did not list them). */
+const QUANTIZED_FILES = [
+  "prefill.onnx",
+  "decode.onnx",
+  "weights.bin",
+  "manifest.json",
+  "scales.json",
+  "scales.arrow",
+  "config.json",
+  "tokenizer.json",
+  "tokenizer_config.json",
+] as const;
 
 /** Calibrates, transforms and writes a method's folder. */
 async function buildQuantized(
@@ -127,7 +236,7 @@ async function buildQuantized(
   let stats = stats0;
   if (spec.rotateResidual) {
     // the rotated model's activations differ at the in_proj input: observe it
-    const graphDir = await Deno.makeTempDir({ prefix: "quamba-observe-" });
+    const graphDir = await kitTempDir("observe");
     try {
       stats = await collectStats(
         {
@@ -170,24 +279,32 @@ async function buildQuantized(
       tokens: calib.samples.reduce((a, s) => a + s.length, 0),
     },
     source_model: resolve(ckpt.dir),
+    source_weights: await weightsFingerprint(ckpt),
     created: new Date().toISOString(),
     config: t.config,
   };
-  const files: Record<string, string> = {
-    "manifest.json": JSON.stringify(manifest, null, 2),
+  const scalesArrow = scalesTable(plan, weightScales);
+  scalesArrow.schema.metadata.set("method", options.method);
+  scalesArrow.schema.metadata.set("kit_version", KIT_VERSION);
+  const files: Record<string, string | Uint8Array> = {
     "scales.json": JSON.stringify({ activations: plan.layers, weights: weightScales }, null, 2),
+    "scales.arrow": tableToIPC(scalesArrow, "file"),
     "config.json": JSON.stringify({ ...t.config, quantization: options.method }, null, 2),
   };
   for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
     if (await exists(join(ckpt.dir, f))) files[f] = await Deno.readTextFile(join(ckpt.dir, f));
   }
+  const names = [
+    "prefill.onnx",
+    "decode.onnx",
+    "weights.bin",
+    "manifest.json",
+    ...Object.keys(files),
+  ];
+  files["manifest.json"] = JSON.stringify({ ...manifest, files: names.sort() }, null, 2);
   await writeModelFolder(out, { "prefill.onnx": prefill, "decode.onnx": decode }, {
     metadata: { method: options.method, kit_version: KIT_VERSION },
     files,
-  });
-  await writeArrowFile(join(out, "scales.arrow"), scalesTable(plan, weightScales), {
-    method: options.method,
-    kit_version: KIT_VERSION,
   });
 }
 
@@ -224,9 +341,14 @@ function scalesTable(plan: QuantPlan, weights: Record<string, number>) {
   });
 }
 
-/** Whether `dir` holds a quantized model saved by the kit. */
+/** Whether `dir` holds a quantized model saved by the kit (its manifest says so). */
 export async function isQuantizedFolder(dir: string): Promise<boolean> {
-  return await exists(join(dir, "manifest.json"));
+  try {
+    const m = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
+    return m?.format === "quamba-kit quantized model";
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -253,7 +375,7 @@ export async function loadQuantized(
   }
   const scales = JSON.parse(await Deno.readTextFile(join(dir, "scales.json")));
   const tokenizer = await exists(join(dir, "tokenizer.json"))
-    ? await loadTokenizer(dir)
+    ? checkVocab(await loadTokenizer(dir), manifest.config, dir)
     : missingTokenizer(dir);
   const model = await OnnxModel.open(
     dir,

@@ -5,6 +5,7 @@
  */
 import { tableFromArrays } from "apache-arrow";
 import { join } from "node:path";
+import { KitError } from "../errors.ts";
 import { writeArrowFile } from "../arrow.ts";
 import type { TaskResult } from "../eval/runner.ts";
 import { exists, writeFileAtomic } from "../fsutil.ts";
@@ -30,17 +31,38 @@ export const PERPLEXITY_COLUMNS = [
   { task: "wikitext", metric: "word_perplexity", header: "wikitext word ppl (lm-eval)" },
 ] as const;
 
-/** Reads every cell result in `out/cells`. */
+/** Reads every cell result in `out/cells`; a damaged one is an error naming its file. */
 export async function readCells(out: string): Promise<{ cell: Cell; [k: string]: unknown }[]> {
   const dir = join(out, "cells");
   if (!(await exists(dir))) return [];
   const res = [];
   for await (const e of Deno.readDir(dir)) {
-    if (e.isFile && e.name.endsWith(".json")) {
-      res.push(JSON.parse(await Deno.readTextFile(join(dir, e.name))));
-    }
+    if (e.isFile && e.name.endsWith(".json")) res.push(await readCell(join(dir, e.name)));
   }
   return res.sort((a, b) => a.cell.id.localeCompare(b.cell.id));
+}
+
+/**
+ * One cell's result file, checked: JSON with a `cell` whose id matches the file name. (Cells are
+ * written atomically, so damage comes from outside: an editor, a full disk, a copy cut short.)
+ */
+export async function readCell(file: string): Promise<{ cell: Cell; [k: string]: unknown }> {
+  let v: { cell?: Cell };
+  try {
+    v = JSON.parse(await Deno.readTextFile(file));
+  } catch (e) {
+    throw new KitError(
+      `${file}: damaged cell result (${(e as Error).message}); delete it and run ` +
+        `deno task reproduce with the same options to redo that cell`,
+    );
+  }
+  if (typeof v?.cell?.id !== "string" || typeof v.cell.kind !== "string") {
+    throw new KitError(
+      `${file}: not a cell result (no 'cell' with an id and a kind); delete it and run ` +
+        `deno task reproduce with the same options to redo that cell`,
+    );
+  }
+  return v as { cell: Cell; [k: string]: unknown };
 }
 
 type Row = Record<string, string | number | null>;
