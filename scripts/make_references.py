@@ -9,9 +9,8 @@ For the embedded model (a checkpoint folder):
   - greedy continuations (32 tokens) of a few prompts;
   - the mean next-token NLL of a held-out text;
   - tokenizer ids for a few texts (checks the TypeScript tokenizer against the Rust one).
-For small random checkpoints that exercise the config fields that change the math (bias flags,
-untied/tied embeddings, time_step_rank, conv_kernel, padded vocabulary, BF16 and F32 storage,
-sharded files): the checkpoint itself and its logits and states.
+(Small random checkpoints that exercise the config fields that change the math are made from
+seeds by scripts/make_seeded_references.py, which commits their outputs, not their weights.)
 
 Usage:
   python3 scripts/make_references.py --model DIR --heldout FILE --neox TOKENIZER_JSON --out DIR
@@ -20,12 +19,11 @@ Usage:
 import argparse
 import json
 import os
-import zlib
 
 import torch
 from safetensors.torch import save_file
 from tokenizers import Tokenizer
-from transformers import MambaConfig, MambaForCausalLM
+from transformers import MambaForCausalLM
 
 PROMPTS = [
     "The Time Traveller",
@@ -129,50 +127,6 @@ def embedded(args):
         json.dump(meta, f, indent=1)
 
 
-VARIANTS = {
-    # untied lm_head, biases everywhere, numeric time_step_rank, F32 storage
-    "tiny_f32_untied": dict(vocab_size=100, hidden_size=32, state_size=8, num_hidden_layers=2, expand=2,
-                            conv_kernel=4, time_step_rank=3, use_bias=True, use_conv_bias=True,
-                            residual_in_fp32=True, layer_norm_epsilon=1e-5, tie_word_embeddings=False,
-                            dtype=torch.float32, shard=None),
-    # tied, no biases, conv_kernel 3, expand 3, 'auto' rank, eps 1e-3, BF16 storage, sharded files
-    "tiny_bf16_sharded": dict(vocab_size=104, hidden_size=48, state_size=4, num_hidden_layers=3, expand=3,
-                              conv_kernel=3, time_step_rank="auto", use_bias=False, use_conv_bias=False,
-                              residual_in_fp32=False, layer_norm_epsilon=1e-3, tie_word_embeddings=True,
-                              dtype=torch.bfloat16, shard="40KB"),
-}
-
-
-def variant(name, spec, out_root):
-    torch.manual_seed(zlib.crc32(name.encode()) % 1000)  # str hash() is salted per process
-    spec = dict(spec)
-    dtype, shard = spec.pop("dtype"), spec.pop("shard")
-    config = MambaConfig(**spec, bos_token_id=0, eos_token_id=0, pad_token_id=0)
-    model = MambaForCausalLM(config)
-    with torch.no_grad():  # make every tensor matter: random weights far from the init
-        for pname, p in model.named_parameters():
-            if pname.endswith("A_log"):
-                p.add_(0.3 * torch.randn_like(p))
-            elif pname.endswith("dt_proj.bias"):
-                p.add_(0.5 * torch.randn_like(p))
-            else:
-                p.add_(0.15 * torch.randn_like(p))
-    folder = os.path.join(out_root, name)
-    model = model.to(dtype)
-    kw = {"safe_serialization": True}
-    if shard:
-        kw["max_shard_size"] = shard
-    model.save_pretrained(folder, **kw)
-    model = load64(folder)
-    ids = torch.randint(0, spec["vocab_size"], (23,)).tolist()
-    logits, states = forward(model, ids)
-    tensors = {"logits": logits.float().contiguous(), **{f"{k}.seq0": v for k, v in states.items()}}
-    save_file(tensors, os.path.join(folder, "reference.safetensors"))
-    with open(os.path.join(folder, "reference.json"), "w") as f:
-        json.dump({"ids": ids, "greedy_prompt": ids[:5], "greedy": greedy(model, ids[:5], 8)}, f)
-    print(f"variant {name}: {sorted(os.listdir(folder))}")
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
@@ -181,8 +135,6 @@ def main():
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    for name, spec in VARIANTS.items():
-        variant(name, spec, os.path.join(args.out, "variants"))
     embedded(args)
 
 

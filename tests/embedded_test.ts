@@ -21,6 +21,7 @@ import { loadTokenizer } from "../lib/tokenizer.ts";
 import { assertClose } from "./helpers/assert.ts";
 import { TEST_EP } from "./helpers/ep.ts";
 import { neoxTokenizerDir } from "./helpers/shared.ts";
+import { writeSeededCheckpoint } from "./helpers/seeded.ts";
 
 const FIX = new URL("./fixtures/", import.meta.url).pathname;
 const ref = JSON.parse(await Deno.readTextFile(join(FIX, "embedded_reference.json")));
@@ -141,35 +142,56 @@ Deno.test("tokenizers: ids equal the Rust tokenizers' for the embedded and GPT-N
   assert.equal(neox.eosId, 0);
 });
 
-for (const name of ["tiny_f32_untied", "tiny_bf16_sharded"]) {
-  Deno.test(`variant ${name}: logits, states and greedy match transformers`, async () => {
-    const dir = join(FIX, "variants", name);
-    const vref = JSON.parse(await Deno.readTextFile(join(dir, "reference.json")));
-    const t = await SafetensorsStore.openFile(join(dir, "reference.safetensors"));
+// Seeded random checkpoints (tests/helpers/seeded.ts makes the weights; transformers' outputs
+// for the same weights are in tests/fixtures/seeded/, by scripts/make_seeded_references.py)
+const seeded = JSON.parse(await Deno.readTextFile(join(FIX, "seeded", "mamba_seeded.json")));
+const seededRefs = await SafetensorsStore.openFile(join(FIX, "seeded", "mamba_seeded.safetensors"));
+
+for (const [name, v] of Object.entries(seeded.checkpoints) as [string, SeededMamba][]) {
+  Deno.test(`seeded ${name}: logits, states and greedy match transformers`, async () => {
+    const dir = await writeSeededCheckpoint(
+      await Deno.makeTempDir({ prefix: `quamba-${name}-` }),
+      v.config,
+      v.specs,
+      v.seed,
+      { dtype: v.dtype, shardBytes: v.shard ?? undefined },
+    );
+    if (v.shard) assert.ok((await Deno.stat(join(dir, "model.safetensors.index.json"))).isFile);
     const model = await loadModel(dir, { cacheDir, ep: TEST_EP });
     const { intermediate_size: e, conv_kernel: k } = model.config;
-    const { logits, state } = await model.prefill([vref.ids]);
-    assertClose(logits, await t.read("logits"), 1e-4, "logits");
+    const { logits, state } = await model.prefill([v.ids]);
+    assertClose(logits, await seededRefs.read(`${name}.logits`), 1e-4, "logits");
     for (let i = 0; i < model.config.num_hidden_layers; i++) {
       assertClose(
         (await state.conv[i].getData()) as Float32Array,
-        convTail(await t.read(`conv.${i}.seq0`), e, k),
+        convTail(await seededRefs.read(`${name}.conv.${i}`), e, k),
         1e-5,
         `conv ${i}`,
       );
       assertClose(
         (await state.ssm[i].getData()) as Float32Array,
-        await t.read(`ssm.${i}.seq0`),
+        await seededRefs.read(`${name}.ssm.${i}`),
         1e-4,
         `ssm ${i}`,
       );
     }
     assert.deepEqual(
-      await model.generate(vref.greedy_prompt, { maxNewTokens: vref.greedy.length }),
-      vref.greedy,
+      await model.generate(v.greedy_prompt, { maxNewTokens: v.greedy.length }),
+      v.greedy,
     );
     await model.close();
   });
+}
+
+interface SeededMamba {
+  seed: number;
+  dtype: "F32" | "BF16";
+  shard: number | null;
+  config: Record<string, unknown>;
+  specs: [string, number[]][];
+  ids: number[];
+  greedy_prompt: number[];
+  greedy: number[];
 }
 
 /** The GPU EPs' fp16 graphs (projections computed in float16), opened on the test EP. */
