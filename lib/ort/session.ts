@@ -1,0 +1,389 @@
+/**
+ * An onnxruntime inference session through the C API: created from a model file or bytes,
+ * its inputs' and outputs' names and types, `run` (feeds in, outputs copied to JS arrays, or
+ * left in device memory where asked), profiling, and an explicit `release()`.
+ */
+import { KitError } from "../errors.ts";
+import { ort, ortAsync } from "./api.ts";
+import type { TensorType } from "./dtypes.ts";
+import { ortEnv } from "./env.ts";
+import { cString, OutPointer } from "./ffi.ts";
+import { NativeHandle } from "./handle.ts";
+import { IoBinding } from "./io_binding.ts";
+import { Allocator, type Device, freeHostString, hostAllocator, MemoryInfo } from "./memory.ts";
+import { outputTensor } from "./outputs.ts";
+import type { RunOptions } from "./run_options.ts";
+import { createSessionOptions, type SessionConfig } from "./session_options.ts";
+import { check } from "./status.ts";
+import type { Tensor, TensorLocation } from "./tensor.ts";
+import { readTypeAndShape } from "./value.ts";
+import type { PrepackedWeights, SharedWeights } from "./weights.ts";
+
+/** A model input or output: name, element type (undefined for non-tensors) and dims (symbolic
+ * dimensions by name, unknown ones as "?"). */
+export interface IoInfo {
+  name: string;
+  type?: TensorType;
+  dims: (number | string)[];
+}
+
+/** How a session is created and run. */
+export interface SessionOptions extends SessionConfig {
+  /** A container that shares prepacked weights with other sessions (with `initializers`). */
+  prepacked?: PrepackedWeights;
+  /** Weights shared with other sessions: the session holds them (`retain`) until released. */
+  shared?: SharedWeights;
+  /** Where outputs are left: "gpu-buffer" keeps them in the provider's device memory (runs
+   * then go through IO binding). */
+  outputLocation?: Record<string, TensorLocation>;
+  /** A name for messages (default: the model path, or its size for bytes). */
+  label?: string;
+  /** Run on a thread of Deno's blocking pool (the event loop keeps going) instead of the
+   * calling thread. Default: `$QUAMBA_ORT_NONBLOCKING` ("1"/"0"), else true. */
+  nonblocking?: boolean;
+}
+
+/** Whether runs default to non-blocking FFI calls. */
+export function defaultNonblocking(): boolean {
+  try {
+    const v = Deno.env.get("QUAMBA_ORT_NONBLOCKING");
+    if (v !== undefined) return v !== "0" && v !== "false";
+  } catch { /* no env permission */ }
+  return true;
+}
+
+function providerDevice(o: SessionOptions): Device {
+  const first = o.providers?.find((p) => p.name !== "cpu");
+  if (!first) return "cpu";
+  return first.name === "cuda" ? "cuda" : "webgpu";
+}
+
+function deviceIdOf(o: SessionOptions): number {
+  const first = o.providers?.find((p) => p.name !== "cpu");
+  return (first?.name === "cuda" || first?.name === "webgpu") ? first.options?.deviceId ?? 0 : 0;
+}
+
+/**
+ * An inference session.
+ *
+ * @example
+ * ```ts
+ * const s = await Session.create("model.onnx", { intraOpThreads: 2 });
+ * const out = await s.run({ x: new Tensor("float32", new Float32Array(4), [4]) });
+ * await s.release();
+ * ```
+ */
+export class Session {
+  readonly handle: NativeHandle;
+  readonly inputs: IoInfo[];
+  readonly outputs: IoInfo[];
+  /** The device of the session's execution provider ("cpu" for the CPU EP). */
+  readonly device: Device;
+  readonly nonblocking: boolean;
+  readonly outputLocation: Readonly<Record<string, TensorLocation>>;
+  #names = new Map<string, { c: Uint8Array; ptr: bigint }>();
+  #binding: IoBinding | undefined;
+  #memory = new Map<string, MemoryInfo>();
+  #shared: SharedWeights | undefined;
+
+  private constructor(
+    ptr: Deno.PointerObject,
+    readonly source: string,
+    o: SessionOptions,
+    keep: unknown[],
+  ) {
+    this.handle = new NativeHandle(
+      `OrtSession(${source})`,
+      ptr,
+      (p) => ort().ReleaseSession(p),
+      keep,
+    );
+    this.device = providerDevice(o);
+    this.nonblocking = o.nonblocking ?? defaultNonblocking();
+    this.outputLocation = { ...o.outputLocation };
+    try {
+      this.inputs = this.#ioInfo("input");
+      this.outputs = this.#ioInfo("output");
+      const outs = new Set(this.outputs.map((x) => x.name));
+      for (const [name, loc] of Object.entries(this.outputLocation)) {
+        if (!outs.has(name)) {
+          throw new KitError(`${source}: outputLocation names '${name}', not an output`);
+        }
+        if (loc !== "cpu" && loc !== "gpu-buffer") {
+          throw new KitError(
+            `${source}: outputLocation '${name}' must be "cpu" or "gpu-buffer", got '${loc}'`,
+          );
+        }
+        if (loc === "gpu-buffer" && this.device === "cpu") {
+          throw new KitError(
+            `${source}: output '${name}' cannot stay on a GPU: the session runs on the CPU`,
+          );
+        }
+      }
+    } catch (e) {
+      this.handle.close();
+      throw e;
+    }
+    this.deviceId = deviceIdOf(o);
+  }
+
+  /** The device ordinal of the session's provider. */
+  readonly deviceId: number;
+
+  /** Creates a session from a model file (or its bytes; external data then needs
+   * `session.model_external_initializers_file_folder_path` in `config`). */
+  static async create(model: string | Uint8Array, options: SessionOptions = {}): Promise<Session> {
+    const so = createSessionOptions(options);
+    const source = options.label ??
+      (typeof model === "string" ? model : `${model.byteLength} bytes`);
+    const out = new OutPointer();
+    try {
+      const env = ortEnv();
+      // loading takes long: always off the event loop (a thread of Deno's blocking pool)
+      const a = ortAsync(), pw = options.prepacked?.ptr;
+      let status: Deno.PointerValue;
+      if (typeof model === "string") {
+        const path = cString(model);
+        status = pw
+          ? await a.CreateSessionWithPrepackedWeightsContainer(env, path, so.ptr, pw, out.slot())
+          : await a.CreateSession(env, path, so.ptr, out.slot());
+      } else {
+        const n = BigInt(model.byteLength);
+        status = pw
+          ? await a.CreateSessionFromArrayWithPrepackedWeightsContainer(
+            env,
+            model,
+            n,
+            so.ptr,
+            pw,
+            out.slot(),
+          )
+          : await a.CreateSessionFromArray(env, model, n, so.ptr, out.slot());
+      }
+      check(status, `CreateSession(${source})`);
+      // AddInitializer's values and the prepacked container must outlive the session
+      const keep = [...(options.initializers?.values() ?? []), options.prepacked].filter(Boolean);
+      const session = new Session(out.get()!, source, options, keep);
+      if (options.shared) {
+        options.shared.retain();
+        session.#shared = options.shared;
+      }
+      return session;
+    } finally {
+      so.close();
+    }
+  }
+
+  get ptr(): Deno.PointerObject {
+    return this.handle.ptr;
+  }
+
+  get inputNames(): string[] {
+    return this.inputs.map((x) => x.name);
+  }
+
+  get outputNames(): string[] {
+    return this.outputs.map((x) => x.name);
+  }
+
+  #ioInfo(kind: "input" | "output"): IoInfo[] {
+    const api = ort();
+    const count = new BigUint64Array(1);
+    check(
+      kind === "input"
+        ? api.SessionGetInputCount(this.ptr, count)
+        : api.SessionGetOutputCount(this.ptr, count),
+      `SessionGet${kind}Count`,
+    );
+    const out = new OutPointer();
+    return Array.from({ length: Number(count[0]) }, (_, i) => {
+      check(
+        kind === "input"
+          ? api.SessionGetInputName(this.ptr, BigInt(i), hostAllocator(), out.slot())
+          : api.SessionGetOutputName(this.ptr, BigInt(i), hostAllocator(), out.slot()),
+        `SessionGet${kind}Name(${i})`,
+      );
+      const name = freeHostString(out.get());
+      check(
+        kind === "input"
+          ? api.SessionGetInputTypeInfo(this.ptr, BigInt(i), out.slot())
+          : api.SessionGetOutputTypeInfo(this.ptr, BigInt(i), out.slot()),
+        `SessionGet${kind}TypeInfo(${name})`,
+      );
+      const typeInfo = out.get()!;
+      try {
+        check(api.CastTypeInfoToTensorInfo(typeInfo, out.slot()), "CastTypeInfoToTensorInfo");
+        const tensorInfo = out.get();
+        if (tensorInfo === null) return { name, dims: [] };
+        const t = readTypeAndShape(tensorInfo, true);
+        const dims = t.dims.map((d, j) => d >= 0 ? d : t.symbolic?.[j] || "?");
+        return { name, type: t.type, dims };
+      } finally {
+        api.ReleaseTypeInfo(typeInfo);
+      }
+    });
+  }
+
+  /** The C string of a name (cached per session) as a pointer value. */
+  namePtr(name: string): bigint {
+    let n = this.#names.get(name);
+    if (!n) {
+      const c = cString(name);
+      n = { c, ptr: BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(c))) };
+      this.#names.set(name, n);
+    }
+    return n.ptr;
+  }
+
+  /**
+   * Runs the model: `feeds` by input name, `fetches` the outputs wanted (default all). Host
+   * outputs come back as JS arrays; outputs whose `outputLocation` is "gpu-buffer" stay in
+   * device memory (dispose them when done).
+   */
+  async run(
+    feeds: Record<string, Tensor>,
+    fetches?: readonly string[],
+    runOptions?: RunOptions,
+  ): Promise<Record<string, Tensor>> {
+    const wanted = fetches ?? this.outputNames;
+    if (Object.values(this.outputLocation).includes("gpu-buffer")) {
+      return await this.#runBound(feeds, wanted, runOptions);
+    }
+    const names = Object.keys(feeds);
+    const inNames = new BigUint64Array(Math.max(names.length, 1));
+    const inValues = new BigUint64Array(Math.max(names.length, 1));
+    names.forEach((name, i) => {
+      const t = feeds[name];
+      if (!t || typeof t.ortValue !== "function") {
+        throw new KitError(`${this.source}: feed '${name}' is not a Tensor`);
+      }
+      inNames[i] = this.namePtr(name);
+      inValues[i] = BigInt(Deno.UnsafePointer.value(t.ortValue().ptr));
+    });
+    const outNames = BigUint64Array.from(wanted, (n) => this.namePtr(n));
+    const outValues = new BigUint64Array(Math.max(wanted.length, 1));
+    const ro = runOptions?.ptr ?? null;
+    const status = this.nonblocking
+      ? await ortAsync().Run(
+        this.ptr,
+        ro,
+        inNames,
+        inValues,
+        BigInt(names.length),
+        outNames,
+        BigInt(wanted.length),
+        outValues,
+      )
+      : ort().Run(
+        this.ptr,
+        ro,
+        inNames,
+        inValues,
+        BigInt(names.length),
+        outNames,
+        BigInt(wanted.length),
+        outValues,
+      );
+    if (status !== null) {
+      for (const v of outValues.subarray(0, wanted.length)) {
+        if (v) ort().ReleaseValue(Deno.UnsafePointer.create(v));
+      }
+      check(status, `Run(${this.source})`);
+    }
+    const result: Record<string, Tensor> = {};
+    let failed: unknown;
+    wanted.forEach((name, j) => {
+      const p = Deno.UnsafePointer.create(outValues[j]);
+      if (failed !== undefined) {
+        if (p) ort().ReleaseValue(p);
+        return;
+      }
+      try {
+        result[name] = outputTensor(p, this.device !== "cpu");
+      } catch (e) {
+        failed = e;
+      }
+    });
+    if (failed !== undefined) {
+      for (const t of Object.values(result)) t.dispose();
+      throw failed;
+    }
+    return result;
+  }
+
+  /** A run through this session's IO binding: outputs bound to their `outputLocation`. */
+  async #runBound(
+    feeds: Record<string, Tensor>,
+    wanted: readonly string[],
+    runOptions?: RunOptions,
+  ) {
+    const b = this.#binding ??= this.ioBinding();
+    b.clearInputs();
+    b.clearOutputs();
+    for (const [name, t] of Object.entries(feeds)) b.bindInput(name, t);
+    for (const name of wanted) {
+      b.bindOutputToDevice(
+        name,
+        this.memoryInfo(this.outputLocation[name] === "gpu-buffer" ? this.device : "cpu"),
+      );
+    }
+    try {
+      await b.run(runOptions);
+      const values = b.outputs();
+      return Object.fromEntries(wanted.map((name, i) => [name, values[i]]));
+    } finally {
+      b.clearInputs();
+      b.clearOutputs();
+    }
+  }
+
+  /** The memory info of `device` for this session's provider (device ordinal included). */
+  memoryInfo(device: Device): MemoryInfo {
+    let m = this.#memory.get(device);
+    if (!m) {
+      m = MemoryInfo.of(device, device === "cpu" ? 0 : this.deviceId);
+      this.#memory.set(device, m);
+    }
+    return m;
+  }
+
+  /** An IO binding of this session (bind inputs and outputs once, run many times). */
+  ioBinding(): IoBinding {
+    return new IoBinding(this);
+  }
+
+  /** The session's allocator of `device` memory (for preallocated device tensors). */
+  allocator(device: Device = this.device): Allocator {
+    const out = new OutPointer();
+    const info = this.memoryInfo(device);
+    check(ort().CreateAllocator(this.ptr, info.ptr, out.slot()), `CreateAllocator(${device})`);
+    return new Allocator(out.get()!, info, this);
+  }
+
+  /** Ends profiling; returns the JSON trace file onnxruntime wrote. */
+  endProfiling(): string {
+    const out = new OutPointer();
+    check(
+      ort().SessionEndProfiling(this.ptr, hostAllocator(), out.slot()),
+      `SessionEndProfiling(${this.source})`,
+    );
+    return freeHostString(out.get());
+  }
+
+  /** Whether `release()` ran. */
+  get released(): boolean {
+    return this.handle.closed;
+  }
+
+  /** Releases the native session (a second call does nothing). */
+  release(): Promise<void> {
+    this.#binding?.close();
+    this.#binding = undefined;
+    this.handle.close();
+    for (const m of this.#memory.values()) m.close();
+    this.#memory.clear();
+    this.#shared?.unref();
+    this.#shared = undefined;
+    return Promise.resolve();
+  }
+}
