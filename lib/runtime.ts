@@ -12,6 +12,7 @@ import {
   type SessionOptions as OrtSessionOptions,
   SharedWeights,
   type TensorLocation,
+  trimHeap,
 } from "./ort/mod.ts";
 
 export { Session, Tensor } from "./ort/mod.ts";
@@ -156,9 +157,14 @@ export async function createModelSessions(
   } catch (e) {
     throw epError(ep, join(dir, files[0]), e as Error);
   }
-  // packing reads every weight once; drop the mapping's pages as it goes, so the weights are
-  // resident about once (packed) rather than twice
-  const timer = weights.mapped ? setInterval(() => weights.trim(), 10) : undefined;
+  // packing reads every weight once: drop the mapping's pages as it goes, and give back the
+  // heap blocks onnxruntime frees (the second session packs each weight again to find it in
+  // the container), so that the weights are resident about once (packed) rather than twice
+  const trim = () => {
+    weights.trim();
+    trimHeap();
+  };
+  const timer = setInterval(trim, 5);
   const opened: Session[] = [];
   try {
     for (const g of files) {
@@ -185,7 +191,7 @@ export async function createModelSessions(
     throw e;
   } finally {
     clearInterval(timer);
-    weights.trim();
+    trim();
     weights.unref(); // the sessions hold the weights now
   }
 }

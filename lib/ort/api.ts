@@ -4,6 +4,7 @@
  * of the calls that take long: creating a session and running one.
  */
 import { type ApiFn, type ApiName, apiVersionOf, ORT_API } from "./api_table.ts";
+import { ortEnv } from "./env.ts";
 import { ortLibrary } from "./library.ts";
 
 type Callable<F extends ApiFn> = Deno.UnsafeFnPointer<
@@ -62,6 +63,9 @@ function bind(): { sync: OrtApi; async: OrtApiAsync } {
     async[name] = ptr.call.bind(ptr);
   }
   bound = { sync: sync as OrtApi, async: async as OrtApiAsync };
+  // some calls log through onnxruntime's default logger, which the env sets up: create it
+  // before anything else runs
+  ortEnv();
   return bound;
 }
 

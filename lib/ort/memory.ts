@@ -85,7 +85,7 @@ export class MemoryInfo {
     return this.handle.ptr;
   }
 
-  /** onnxruntime's name of this memory (e.g. "Cpu", "Cuda", "WebGPU_Buffer"). */
+  /** onnxruntime's name of this memory (e.g. "Cpu", "Cuda", "WebGPU_Buf"). */
   get name(): string {
     return memoryInfoName(this.ptr);
   }
@@ -102,11 +102,15 @@ export function memoryInfoName(info: Deno.PointerObject): string {
   return readCString(out.get());
 }
 
-/** The device of an `OrtMemoryInfo*` from its allocator name ("cpu" for host memory). */
+/**
+ * The device of an `OrtMemoryInfo*` from its allocator name ("cpu" for host memory, CUDA's
+ * pinned host memory included). onnxruntime reports WebGPU buffers as "WebGPU_Buf", whichever
+ * of that and "WebGPU_Buffer" the info was made with.
+ */
 export function deviceOfMemoryInfo(info: Deno.PointerObject): Device {
   const name = memoryInfoName(info);
   if (name === MEMORY_NAMES.cuda) return "cuda";
-  if (name === MEMORY_NAMES.webgpu) return "webgpu";
+  if (name.startsWith("WebGPU_Buf")) return "webgpu";
   return "cpu";
 }
 

@@ -21,8 +21,10 @@ const SYMBOLS = {
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
   madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
 } as const;
+const GLIBC = { malloc_trim: { parameters: ["usize"], result: "i32" } } as const;
 
 let libc: Deno.DynamicLibrary<typeof SYMBOLS> | null | undefined;
+let glibc: Deno.DynamicLibrary<typeof GLIBC> | null | undefined;
 
 function loadLibc(): Deno.DynamicLibrary<typeof SYMBOLS> | null {
   if (libc !== undefined) return libc;
@@ -77,6 +79,22 @@ export class FileMapping {
     loadLibc()!.symbols.munmap(this.#ptr, BigInt(this.byteLength));
     this.#ptr = null;
   }
+}
+
+/**
+ * Returns the C heap's free pages to the system (glibc's `malloc_trim`; elsewhere nothing).
+ * Large buffers that onnxruntime frees while it loads a session stay in the heap otherwise
+ * (glibc raises its mmap threshold after the first free of a large block).
+ */
+export function trimHeap(): void {
+  if (glibc === undefined) {
+    try {
+      glibc = Deno.build.os === "linux" ? Deno.dlopen("libc.so.6", GLIBC) : null;
+    } catch {
+      glibc = null;
+    }
+  }
+  glibc?.symbols.malloc_trim(0n);
 }
 
 /** Maps `path` read-only, or undefined where mappings are not available. */

@@ -15,7 +15,13 @@
  */
 export { apiVersionOf, ORT_API, REQUIRED_API_VERSION } from "./api_table.ts";
 export { ort, ortAsync } from "./api.ts";
-export { type TensorData, type TensorDataMap, type TensorType, typeOfCode } from "./dtypes.ts";
+export {
+  TENSOR_TYPES,
+  type TensorData,
+  type TensorDataMap,
+  type TensorType,
+  typeOfCode,
+} from "./dtypes.ts";
 export { LOG_LEVEL, type LogLevel, ortEnv } from "./env.ts";
 export { liveHandles, NativeHandle } from "./handle.ts";
 export { IoBinding } from "./io_binding.ts";
@@ -44,4 +50,4 @@ export { Tensor, type TensorLocation } from "./tensor.ts";
 export { OrtValue } from "./value.ts";
 export { externalInitializers, PrepackedWeights, SharedWeights } from "./weights.ts";
 export { fuseWeightTransposes } from "./shareable.ts";
-export { FileMapping, mapFile } from "./mmap.ts";
+export { FileMapping, mapFile, trimHeap } from "./mmap.ts";

@@ -68,7 +68,11 @@ export function statusError(status: Deno.PointerObject, action: string): OrtErro
   try {
     const code = api.GetErrorCode(status);
     const msg = api.GetErrorMessage(status);
-    return new OrtError(action, code, msg === null ? "" : Deno.UnsafePointerView.getCString(msg));
+    return new OrtError(
+      action,
+      code,
+      msg === null ? "" : Deno.UnsafePointerView.getCString(msg).trim(),
+    );
   } finally {
     api.ReleaseStatus(status);
   }
