@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Graph } from "../lib/onnx/builder.ts";
 import { KitError } from "../lib/errors.ts";
-import { OrtError, Session, Tensor } from "../lib/ort/mod.ts";
+import { OrtError, OrtValue, Session, Tensor } from "../lib/ort/mod.ts";
 import { assertClose } from "./helpers/assert.ts";
 import {
   addGraph,
@@ -172,4 +172,19 @@ Deno.test("ort session: a model folder with external weights loads (the kit's la
   });
   assertClose(r.y.data as Float32Array, linear(x, w, bias, inp, out), 1e-5, "y");
   await s.release();
+});
+
+Deno.test("ort session: release waits for a run in flight; closed values are clear errors", async () => {
+  const s = await Session.create(await writeGraph(addGraph()), { nonblocking: true });
+  const a = seeded(100_000, 1), b = seeded(100_000, 2);
+  const running = s.run({ a: new Tensor("float32", a), b: new Tensor("float32", b) });
+  await s.release(); // the run started before: it finishes, then the session goes
+  assert.deepEqual((await running).y.data, a.map((x, i) => x + b[i]));
+  const v = OrtValue.fromHost("float32", Float32Array.of(1, 2), [2]);
+  v.close();
+  v.close();
+  assert.throws(() => v.typeAndShape(), /OrtValue\(float32\[2\]\) used after it was closed/);
+  const t = new Tensor("float32", Float32Array.of(1));
+  t.dispose();
+  assert.deepEqual(t.data, Float32Array.of(1), "a host tensor keeps its data after dispose()");
 });

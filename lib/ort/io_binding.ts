@@ -97,7 +97,7 @@ export class IoBinding {
     if (this.#outputs.size === 0) throw new KitError(`${this.handle.kind}: no output is bound`);
     const s = this.session, ro = runOptions?.ptr ?? null;
     const status = s.nonblocking
-      ? await ortAsync().RunWithBinding(s.ptr, ro, this.ptr)
+      ? await s.track(ortAsync().RunWithBinding(s.ptr, ro, this.ptr))
       : ort().RunWithBinding(s.ptr, ro, this.ptr);
     check(status, `RunWithBinding(${s.source})`);
   }

@@ -85,6 +85,7 @@ export class Session {
   #binding: IoBinding | undefined;
   #memory = new Map<string, MemoryInfo>();
   #shared: SharedWeights | undefined;
+  #inflight = new Set<Promise<unknown>>();
 
   private constructor(
     ptr: Deno.PointerObject,
@@ -264,15 +265,17 @@ export class Session {
     const outValues = new BigUint64Array(Math.max(wanted.length, 1));
     const ro = runOptions?.ptr ?? null;
     const status = this.nonblocking
-      ? await ortAsync().Run(
-        this.ptr,
-        ro,
-        inNames,
-        inValues,
-        BigInt(names.length),
-        outNames,
-        BigInt(wanted.length),
-        outValues,
+      ? await this.track(
+        ortAsync().Run(
+          this.ptr,
+          ro,
+          inNames,
+          inValues,
+          BigInt(names.length),
+          outNames,
+          BigInt(wanted.length),
+          outValues,
+        ),
       )
       : ort().Run(
         this.ptr,
@@ -370,13 +373,23 @@ export class Session {
     return freeHostString(out.get());
   }
 
+  /** Tracks a non-blocking call on this session: `release()` waits for it. */
+  track<T>(call: Promise<T>): Promise<T> {
+    this.#inflight.add(call);
+    const done = () => this.#inflight.delete(call);
+    call.then(done, done);
+    return call;
+  }
+
   /** Whether `release()` ran. */
   get released(): boolean {
     return this.handle.closed;
   }
 
-  /** Releases the native session (a second call does nothing). */
-  release(): Promise<void> {
+  /** Releases the native session once its runs in flight are done (a second call does
+   * nothing). */
+  async release(): Promise<void> {
+    if (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
     this.#binding?.close();
     this.#binding = undefined;
     this.handle.close();
@@ -384,6 +397,5 @@ export class Session {
     this.#memory.clear();
     this.#shared?.unref();
     this.#shared = undefined;
-    return Promise.resolve();
   }
 }
