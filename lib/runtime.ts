@@ -37,8 +37,9 @@ export interface SessionOptions {
   cuda?: CudaOptions;
   /** Extra session config entries (`session.*` keys of onnxruntime_session_options_config_keys.h). */
   config?: Record<string, string>;
-  /** Runs on a thread of Deno's blocking pool (default: `$QUAMBA_ORT_NONBLOCKING`, else on). */
-  nonblocking?: boolean;
+  /** Runs on a thread of Deno's blocking pool, or on the calling thread; default "auto"
+   * (off-thread after a run longer than 50 ms; see lib/ort/session.ts). */
+  nonblocking?: boolean | "auto";
 }
 
 /** Checks an EP name from user input. */

@@ -42,32 +42,38 @@ async function child(
   return text;
 }
 
-function rssBytes(): number {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"))![1]) * 1024;
-}
-
 Deno.test("ort memory: 200 sessions opened, run and released without resident growth", async () => {
   const inp = 512, out = 512; // 1 MB of weights per session: a leak would show
   const path = await writeGraph(linearStepGraph(seeded(out * inp, 1), seeded(out, 2), inp, out));
-  const cycle = async () => {
-    const s = await Session.create(path);
-    const x = new Tensor("float32", seeded(inp, 3), [1, inp]);
-    const st = new Tensor("float32", new Float32Array(out), [1, out]);
-    const r = await s.run({ x, state: st });
-    assert.equal(r.y.data.length, out);
-    x.dispose();
-    st.dispose();
-    await s.release();
-  };
-  for (let i = 0; i < 20; i++) await cycle(); // warm up allocators
-  const before = rssBytes(), handles0 = liveHandles();
-  for (let i = 0; i < 200; i++) await cycle();
-  const growth = rssBytes() - before;
+  // in a fresh process that can collect garbage on demand (outputs are freed with their arrays)
+  const text = await child(
+    `const { Session, Tensor, liveHandles } = await import(ROOT + "lib/ort/mod.ts");
+    const rss = () => Number(/VmRSS:\\s+(\\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"))[1]) * 1024;
+    const settle = async () => { for (let i = 0; i < 3; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); } };
+    const cycle = async () => {
+      const s = await Session.create(${JSON.stringify(path)});
+      const x = new Tensor("float32", new Float32Array(${inp}).fill(0.5), [1, ${inp}]);
+      const st = new Tensor("float32", new Float32Array(${out}), [1, ${out}]);
+      const r = await s.run({ x, state: st });
+      if (r.y.data.length !== ${out}) throw new Error("bad output");
+      x.dispose();
+      st.dispose();
+      await s.release();
+    };
+    for (let i = 0; i < 20; i++) await cycle(); // warm up allocators
+    await settle();
+    const before = rss(), handles = liveHandles();
+    for (let i = 0; i < 200; i++) await cycle();
+    await settle();
+    console.log(JSON.stringify({ growth: rss() - before, handles: liveHandles() - handles }));`,
+    { v8: "--expose-gc" },
+  );
+  const { growth, handles } = JSON.parse(text);
   assert.ok(
     growth < 24e6,
     `resident memory grew by ${(growth / 1e6).toFixed(1)} MB over 200 sessions`,
   );
-  assert.equal(liveHandles(), handles0, "every native object of the cycles was released");
+  assert.equal(handles, 0, "every native object of the cycles was released");
 });
 
 Deno.test("ort memory: objects never closed are released by the FinalizationRegistry", async () => {

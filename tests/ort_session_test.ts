@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Graph } from "../lib/onnx/builder.ts";
 import { KitError } from "../lib/errors.ts";
-import { OrtError, OrtValue, Session, Tensor } from "../lib/ort/mod.ts";
+import { LONG_RUN_MS, OrtError, OrtValue, Session, Tensor } from "../lib/ort/mod.ts";
 import { assertClose } from "./helpers/assert.ts";
 import {
   addGraph,
@@ -187,4 +187,21 @@ Deno.test("ort session: release waits for a run in flight; closed values are cle
   const t = new Tensor("float32", Float32Array.of(1));
   t.dispose();
   assert.deepEqual(t.data, Float32Array.of(1), "a host tensor keeps its data after dispose()");
+});
+
+Deno.test("ort session: nonblocking 'auto' goes off-thread after a long run only", async () => {
+  const path = await writeGraph(addGraph());
+  const auto = await Session.create(path);
+  assert.equal(auto.nonblocking, "auto");
+  assert.equal(auto.runsOffThread, false, "a first run stays on the calling thread");
+  auto.timed(LONG_RUN_MS + 1);
+  assert.equal(auto.runsOffThread, true);
+  auto.timed(1);
+  assert.equal(auto.runsOffThread, false);
+  const on = await Session.create(path, { nonblocking: true });
+  const off = await Session.create(path, { nonblocking: false });
+  on.timed(0);
+  off.timed(1e6);
+  assert.deepEqual([on.runsOffThread, off.runsOffThread], [true, false]);
+  for (const s of [auto, on, off]) await s.release();
 });

@@ -96,9 +96,11 @@ export class IoBinding {
   async run(runOptions?: RunOptions): Promise<void> {
     if (this.#outputs.size === 0) throw new KitError(`${this.handle.kind}: no output is bound`);
     const s = this.session, ro = runOptions?.ptr ?? null;
-    const status = s.nonblocking
+    const t0 = performance.now();
+    const status = s.runsOffThread
       ? await s.track(ortAsync().RunWithBinding(s.ptr, ro, this.ptr))
       : ort().RunWithBinding(s.ptr, ro, this.ptr);
+    s.timed(performance.now() - t0);
     check(status, `RunWithBinding(${s.source})`);
   }
 

@@ -43,7 +43,13 @@ export {
   webgpuProviderOptions,
 } from "./providers.ts";
 export { RUN_CONFIG, type RunConfig, RunOptions } from "./run_options.ts";
-export { defaultNonblocking, type IoInfo, Session, type SessionOptions } from "./session.ts";
+export {
+  defaultNonblocking,
+  type IoInfo,
+  LONG_RUN_MS,
+  Session,
+  type SessionOptions,
+} from "./session.ts";
 export { createSessionOptions, type SessionConfig, sessionConfigEntry } from "./session_options.ts";
 export { check, OrtError } from "./status.ts";
 export { Tensor, type TensorLocation } from "./tensor.ts";

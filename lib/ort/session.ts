@@ -16,7 +16,7 @@ import type { RunOptions } from "./run_options.ts";
 import { createSessionOptions, type SessionConfig } from "./session_options.ts";
 import { check } from "./status.ts";
 import type { Tensor, TensorLocation } from "./tensor.ts";
-import { readTypeAndShape } from "./value.ts";
+import { hostValue, readTypeAndShape } from "./value.ts";
 import type { PrepackedWeights, SharedWeights } from "./weights.ts";
 
 /** A model input or output: name, element type (undefined for non-tensors) and dims (symbolic
@@ -38,18 +38,26 @@ export interface SessionOptions extends SessionConfig {
   outputLocation?: Record<string, TensorLocation>;
   /** A name for messages (default: the model path, or its size for bytes). */
   label?: string;
-  /** Run on a thread of Deno's blocking pool (the event loop keeps going) instead of the
-   * calling thread. Default: `$QUAMBA_ORT_NONBLOCKING` ("1"/"0"), else true. */
-  nonblocking?: boolean;
+  /** Whether runs go to a thread of Deno's blocking pool (the event loop keeps going, at the
+   * price of a thread hand-off per run) or run on the calling thread. "auto": off-thread when
+   * the session's previous run took longer than `LONG_RUN_MS` (a prefill), on the calling
+   * thread otherwise (a decode step). Default: `$QUAMBA_ORT_NONBLOCKING` ("1", "0" or
+   * "auto"), else "auto". */
+  nonblocking?: boolean | "auto";
 }
 
-/** Whether runs default to non-blocking FFI calls. */
-export function defaultNonblocking(): boolean {
+/** Runs that took longer than this go off-thread next time under `nonblocking: "auto"`. */
+export const LONG_RUN_MS = 50;
+
+/** The default of `nonblocking`. */
+export function defaultNonblocking(): boolean | "auto" {
   try {
     const v = Deno.env.get("QUAMBA_ORT_NONBLOCKING");
-    if (v !== undefined) return v !== "0" && v !== "false";
-  } catch { /* no env permission */ }
-  return true;
+    if (v === "auto" || v === undefined) return "auto";
+    return v !== "0" && v !== "false";
+  } catch {
+    return "auto"; // no env permission
+  }
 }
 
 function providerDevice(o: SessionOptions): Device {
@@ -79,7 +87,8 @@ export class Session {
   readonly outputs: IoInfo[];
   /** The device of the session's execution provider ("cpu" for the CPU EP). */
   readonly device: Device;
-  readonly nonblocking: boolean;
+  readonly nonblocking: boolean | "auto";
+  #lastRunMs = 0;
   readonly outputLocation: Readonly<Record<string, TensorLocation>>;
   #names = new Map<string, { c: Uint8Array; ptr: bigint }>();
   #binding: IoBinding | undefined;
@@ -253,40 +262,55 @@ export class Session {
     const names = Object.keys(feeds);
     const inNames = new BigUint64Array(Math.max(names.length, 1));
     const inValues = new BigUint64Array(Math.max(names.length, 1));
-    names.forEach((name, i) => {
-      const t = feeds[name];
-      if (!t || typeof t.ortValue !== "function") {
-        throw new KitError(`${this.source}: feed '${name}' is not a Tensor`);
-      }
-      inNames[i] = this.namePtr(name);
-      inValues[i] = BigInt(Deno.UnsafePointer.value(t.ortValue().ptr));
-    });
+    // host feeds get a value over their array for this run only, released right after it
+    // (deterministic: no finalizer to wait for); device feeds pass their own value
+    const temporary: Deno.PointerObject[] = [];
+    try {
+      names.forEach((name, i) => {
+        const t = feeds[name];
+        if (!t || typeof t.ortValue !== "function") {
+          throw new KitError(`${this.source}: feed '${name}' is not a Tensor`);
+        }
+        inNames[i] = this.namePtr(name);
+        const host = t.hostData;
+        let v: Deno.PointerObject;
+        if (host) {
+          v = hostValue(t.type, host, t.dims);
+          temporary.push(v);
+        } else v = t.ortValue().ptr;
+        inValues[i] = BigInt(Deno.UnsafePointer.value(v));
+      });
+      return await this.#run(names.length, inNames, inValues, wanted, runOptions);
+    } finally {
+      for (const v of temporary) ort().ReleaseValue(v);
+    }
+  }
+
+  async #run(
+    nInputs: number,
+    inNames: BigUint64Array<ArrayBuffer>,
+    inValues: BigUint64Array<ArrayBuffer>,
+    wanted: readonly string[],
+    runOptions?: RunOptions,
+  ): Promise<Record<string, Tensor>> {
     const outNames = BigUint64Array.from(wanted, (n) => this.namePtr(n));
     const outValues = new BigUint64Array(Math.max(wanted.length, 1));
     const ro = runOptions?.ptr ?? null;
-    const status = this.nonblocking
-      ? await this.track(
-        ortAsync().Run(
-          this.ptr,
-          ro,
-          inNames,
-          inValues,
-          BigInt(names.length),
-          outNames,
-          BigInt(wanted.length),
-          outValues,
-        ),
-      )
-      : ort().Run(
-        this.ptr,
-        ro,
-        inNames,
-        inValues,
-        BigInt(names.length),
-        outNames,
-        BigInt(wanted.length),
-        outValues,
-      );
+    const args = [
+      this.ptr,
+      ro,
+      inNames,
+      inValues,
+      BigInt(nInputs),
+      outNames,
+      BigInt(wanted.length),
+      outValues,
+    ] as const;
+    const t0 = performance.now();
+    const status = this.runsOffThread
+      ? await this.track(ortAsync().Run(...args))
+      : ort().Run(...args);
+    this.timed(performance.now() - t0);
     if (status !== null) {
       for (const v of outValues.subarray(0, wanted.length)) {
         if (v) ort().ReleaseValue(Deno.UnsafePointer.create(v));
@@ -371,6 +395,16 @@ export class Session {
       `SessionEndProfiling(${this.source})`,
     );
     return freeHostString(out.get());
+  }
+
+  /** Whether the next run goes off-thread (see `SessionOptions.nonblocking`). */
+  get runsOffThread(): boolean {
+    return this.nonblocking === "auto" ? this.#lastRunMs > LONG_RUN_MS : this.nonblocking;
+  }
+
+  /** Notes how long a run took (for `nonblocking: "auto"`). */
+  timed(ms: number): void {
+    this.#lastRunMs = ms;
   }
 
   /** Tracks a non-blocking call on this session: `release()` waits for it. */

@@ -102,6 +102,11 @@ export class Tensor<T extends TensorType = TensorType> {
     return Promise.resolve(this.#value!.copyToHost().data as TensorDataMap[T]);
   }
 
+  /** The host array (undefined for a device tensor). */
+  get hostData(): TensorDataMap[T] | undefined {
+    return this.#disposed ? undefined : this.#data;
+  }
+
   /** The `OrtValue` to feed (over the host array, made once; the device value itself). */
   ortValue(): OrtValue {
     if (this.#disposed) {

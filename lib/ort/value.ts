@@ -60,6 +60,40 @@ export function readTypeAndShape(
 }
 
 /**
+ * A new `OrtValue*` over `data` (no copy), for the caller to release with `ReleaseValue`
+ * while `data` is still alive.
+ */
+export function hostValue(
+  type: TensorType,
+  data: TensorData,
+  dims: readonly number[],
+): Deno.PointerObject {
+  const info = TENSOR_TYPES[type];
+  const n = dims.reduce((a, b) => a * b, 1);
+  if (dims.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new KitError(`tensor dims [${dims}] must be non-negative integers`);
+  }
+  if (data.length !== n) {
+    throw new KitError(`a ${type} tensor of dims [${dims}] needs ${n} values, got ${data.length}`);
+  }
+  const bytes = n * info.bytes;
+  const out = new OutPointer();
+  check(
+    ort().CreateTensorWithDataAsOrtValue(
+      hostInfo().ptr,
+      bytes === 0 ? addressOf(EMPTY) : addressOf(data),
+      BigInt(bytes),
+      BigInt64Array.from(dims, BigInt),
+      BigInt(dims.length),
+      info.code,
+      out.slot(),
+    ),
+    `CreateTensorWithDataAsOrtValue(${type}[${dims}])`,
+  );
+  return out.get()!;
+}
+
+/**
  * One owned `OrtValue` holding a tensor.
  *
  * @example
@@ -72,39 +106,23 @@ export function readTypeAndShape(
 export class OrtValue {
   readonly handle: NativeHandle;
 
-  constructor(ptr: Deno.PointerObject, kind = "OrtValue", keep: unknown[] = []) {
+  /**
+   * `keep`: parents that must outlive the native value (held until it is released);
+   * `memory`: what the tensor's bytes live in when the caller owns them (a JS array, a file
+   * mapping), kept by this wrapper so that they live as long as anyone can use the value.
+   */
+  constructor(
+    ptr: Deno.PointerObject,
+    kind = "OrtValue",
+    keep: unknown[] = [],
+    readonly memory?: unknown,
+  ) {
     this.handle = new NativeHandle(kind, ptr, (p) => ort().ReleaseValue(p), keep);
   }
 
   /** A tensor over `data` (no copy: onnxruntime reads and writes the array itself). */
   static fromHost(type: TensorType, data: TensorData, dims: readonly number[]): OrtValue {
-    const info = TENSOR_TYPES[type];
-    const n = dims.reduce((a, b) => a * b, 1);
-    if (dims.some((d) => !Number.isInteger(d) || d < 0)) {
-      throw new KitError(`tensor dims [${dims}] must be non-negative integers`);
-    }
-    if (data.length !== n) {
-      throw new KitError(
-        `a ${type} tensor of dims [${dims}] needs ${n} values, got ${data.length}`,
-      );
-    }
-    const bytes = n * info.bytes;
-    const ptr = bytes === 0 ? addressOf(EMPTY) : addressOf(data);
-    const shape = BigInt64Array.from(dims, BigInt);
-    const out = new OutPointer();
-    check(
-      ort().CreateTensorWithDataAsOrtValue(
-        hostInfo().ptr,
-        ptr,
-        BigInt(bytes),
-        shape,
-        BigInt(dims.length),
-        info.code,
-        out.slot(),
-      ),
-      `CreateTensorWithDataAsOrtValue(${type}[${dims}])`,
-    );
-    return new OrtValue(out.get()!, `OrtValue(${type}[${dims}])`, [data]);
+    return new OrtValue(hostValue(type, data, dims), `OrtValue(${type}[${dims}])`, [], data);
   }
 
   /** A tensor over `bytes` bytes of memory at `ptr` that someone else owns (kept in `keep`
@@ -130,7 +148,7 @@ export class OrtValue {
       ),
       `CreateTensorWithDataAsOrtValue(${type}[${dims}])`,
     );
-    return new OrtValue(out.get()!, `OrtValue(${type}[${dims}])`, keep);
+    return new OrtValue(out.get()!, `OrtValue(${type}[${dims}])`, [], keep);
   }
 
   /** A tensor allocated by `allocator` (e.g. on a session's device); contents undefined. */
