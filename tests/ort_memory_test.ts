@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Graph } from "../lib/onnx/builder.ts";
-import { liveHandles, Session, Tensor } from "../lib/ort/mod.ts";
+import { Tensor } from "../lib/ort/mod.ts";
 import { createModelSessions } from "../lib/runtime.ts";
 import { linearStepGraph, seeded, writeGraph, writeGraphs } from "./helpers/ort_graphs.ts";
 

@@ -192,16 +192,16 @@ Deno.test("ort session: release waits for a run in flight; closed values are cle
 Deno.test("ort session: nonblocking 'auto' goes off-thread after a long run only", async () => {
   const path = await writeGraph(addGraph());
   const auto = await Session.create(path);
-  assert.equal(auto.nonblocking, "auto");
-  assert.equal(auto.runsOffThread, false, "a first run stays on the calling thread");
-  auto.timed(LONG_RUN_MS + 1);
-  assert.equal(auto.runsOffThread, true);
-  auto.timed(1);
-  assert.equal(auto.runsOffThread, false);
+  assert.equal(auto.calls.mode, "auto");
+  assert.equal(auto.calls.offThread, false, "a first run stays on the calling thread");
+  auto.calls.record(LONG_RUN_MS + 1);
+  assert.equal(auto.calls.offThread, true);
+  await auto.run({ a: f32([1]), b: f32([2]) }); // a short run: the next one stays here
+  assert.equal(auto.calls.offThread, false);
   const on = await Session.create(path, { nonblocking: true });
   const off = await Session.create(path, { nonblocking: false });
-  on.timed(0);
-  off.timed(1e6);
-  assert.deepEqual([on.runsOffThread, off.runsOffThread], [true, false]);
+  on.calls.record(0);
+  off.calls.record(1e6);
+  assert.deepEqual([on.calls.offThread, off.calls.offThread], [true, false]);
   for (const s of [auto, on, off]) await s.release();
 });

@@ -97,10 +97,10 @@ export class IoBinding {
     if (this.#outputs.size === 0) throw new KitError(`${this.handle.kind}: no output is bound`);
     const s = this.session, ro = runOptions?.ptr ?? null;
     const t0 = performance.now();
-    const status = s.runsOffThread
-      ? await s.track(ortAsync().RunWithBinding(s.ptr, ro, this.ptr))
+    const status = s.calls.offThread
+      ? await s.calls.track(ortAsync().RunWithBinding(s.ptr, ro, this.ptr))
       : ort().RunWithBinding(s.ptr, ro, this.ptr);
-    s.timed(performance.now() - t0);
+    s.calls.record(performance.now() - t0);
     check(status, `RunWithBinding(${s.source})`);
   }
 

@@ -43,13 +43,9 @@ export {
   webgpuProviderOptions,
 } from "./providers.ts";
 export { RUN_CONFIG, type RunConfig, RunOptions } from "./run_options.ts";
-export {
-  defaultNonblocking,
-  type IoInfo,
-  LONG_RUN_MS,
-  Session,
-  type SessionOptions,
-} from "./session.ts";
+export { Session, type SessionOptions } from "./session.ts";
+export { type IoInfo, sessionIo } from "./session_io.ts";
+export { type CallMode, Calls, defaultCallMode, LONG_RUN_MS } from "./calls.ts";
 export { createSessionOptions, type SessionConfig, sessionConfigEntry } from "./session_options.ts";
 export { check, OrtError } from "./status.ts";
 export { Tensor, type TensorLocation } from "./tensor.ts";

@@ -57,3 +57,33 @@ export function outputTensor(ptr: Deno.PointerValue, mayBeOnDevice: boolean): Te
     if (owned) api.ReleaseValue(ptr);
   }
 }
+
+/**
+ * The tensors of a run's output values (`ptrs[i]` for `names[i]`), all released or owned by a
+ * tensor even when one fails to convert.
+ */
+export function outputsOf(
+  names: readonly string[],
+  ptrs: BigUint64Array,
+  mayBeOnDevice: boolean,
+): Record<string, Tensor> {
+  const result: Record<string, Tensor> = {};
+  let failed: unknown;
+  names.forEach((name, j) => {
+    const p = Deno.UnsafePointer.create(ptrs[j]);
+    if (failed !== undefined) {
+      if (p) ort().ReleaseValue(p);
+      return;
+    }
+    try {
+      result[name] = outputTensor(p, mayBeOnDevice);
+    } catch (e) {
+      failed = e;
+    }
+  });
+  if (failed !== undefined) {
+    for (const t of Object.values(result)) t.dispose();
+    throw failed;
+  }
+  return result;
+}

@@ -5,27 +5,20 @@
  */
 import { KitError } from "../errors.ts";
 import { ort, ortAsync } from "./api.ts";
-import type { TensorType } from "./dtypes.ts";
 import { ortEnv } from "./env.ts";
 import { cString, OutPointer } from "./ffi.ts";
 import { NativeHandle } from "./handle.ts";
 import { IoBinding } from "./io_binding.ts";
 import { Allocator, type Device, freeHostString, hostAllocator, MemoryInfo } from "./memory.ts";
-import { outputTensor } from "./outputs.ts";
+import { outputsOf } from "./outputs.ts";
 import type { RunOptions } from "./run_options.ts";
 import { createSessionOptions, type SessionConfig } from "./session_options.ts";
 import { check } from "./status.ts";
 import type { Tensor, TensorLocation } from "./tensor.ts";
-import { hostValue, readTypeAndShape } from "./value.ts";
+import { hostValue } from "./value.ts";
+import { type CallMode, Calls, defaultCallMode } from "./calls.ts";
+import { type IoInfo, sessionIo } from "./session_io.ts";
 import type { PrepackedWeights, SharedWeights } from "./weights.ts";
-
-/** A model input or output: name, element type (undefined for non-tensors) and dims (symbolic
- * dimensions by name, unknown ones as "?"). */
-export interface IoInfo {
-  name: string;
-  type?: TensorType;
-  dims: (number | string)[];
-}
 
 /** How a session is created and run. */
 export interface SessionOptions extends SessionConfig {
@@ -43,21 +36,7 @@ export interface SessionOptions extends SessionConfig {
    * the session's previous run took longer than `LONG_RUN_MS` (a prefill), on the calling
    * thread otherwise (a decode step). Default: `$QUAMBA_ORT_NONBLOCKING` ("1", "0" or
    * "auto"), else "auto". */
-  nonblocking?: boolean | "auto";
-}
-
-/** Runs that took longer than this go off-thread next time under `nonblocking: "auto"`. */
-export const LONG_RUN_MS = 50;
-
-/** The default of `nonblocking`. */
-export function defaultNonblocking(): boolean | "auto" {
-  try {
-    const v = Deno.env.get("QUAMBA_ORT_NONBLOCKING");
-    if (v === "auto" || v === undefined) return "auto";
-    return v !== "0" && v !== "false";
-  } catch {
-    return "auto"; // no env permission
-  }
+  nonblocking?: CallMode;
 }
 
 function providerDevice(o: SessionOptions): Device {
@@ -87,14 +66,13 @@ export class Session {
   readonly outputs: IoInfo[];
   /** The device of the session's execution provider ("cpu" for the CPU EP). */
   readonly device: Device;
-  readonly nonblocking: boolean | "auto";
-  #lastRunMs = 0;
+  /** How runs call into onnxruntime (see `SessionOptions.nonblocking`). */
+  readonly calls: Calls;
   readonly outputLocation: Readonly<Record<string, TensorLocation>>;
   #names = new Map<string, { c: Uint8Array; ptr: bigint }>();
   #binding: IoBinding | undefined;
   #memory = new Map<string, MemoryInfo>();
   #shared: SharedWeights | undefined;
-  #inflight = new Set<Promise<unknown>>();
 
   private constructor(
     ptr: Deno.PointerObject,
@@ -109,11 +87,11 @@ export class Session {
       keep,
     );
     this.device = providerDevice(o);
-    this.nonblocking = o.nonblocking ?? defaultNonblocking();
+    this.calls = new Calls(o.nonblocking ?? defaultCallMode());
     this.outputLocation = { ...o.outputLocation };
     try {
-      this.inputs = this.#ioInfo("input");
-      this.outputs = this.#ioInfo("output");
+      this.inputs = sessionIo(ptr, "input");
+      this.outputs = sessionIo(ptr, "output");
       const outs = new Set(this.outputs.map((x) => x.name));
       for (const [name, loc] of Object.entries(this.outputLocation)) {
         if (!outs.has(name)) {
@@ -196,44 +174,6 @@ export class Session {
     return this.outputs.map((x) => x.name);
   }
 
-  #ioInfo(kind: "input" | "output"): IoInfo[] {
-    const api = ort();
-    const count = new BigUint64Array(1);
-    check(
-      kind === "input"
-        ? api.SessionGetInputCount(this.ptr, count)
-        : api.SessionGetOutputCount(this.ptr, count),
-      `SessionGet${kind}Count`,
-    );
-    const out = new OutPointer();
-    return Array.from({ length: Number(count[0]) }, (_, i) => {
-      check(
-        kind === "input"
-          ? api.SessionGetInputName(this.ptr, BigInt(i), hostAllocator(), out.slot())
-          : api.SessionGetOutputName(this.ptr, BigInt(i), hostAllocator(), out.slot()),
-        `SessionGet${kind}Name(${i})`,
-      );
-      const name = freeHostString(out.get());
-      check(
-        kind === "input"
-          ? api.SessionGetInputTypeInfo(this.ptr, BigInt(i), out.slot())
-          : api.SessionGetOutputTypeInfo(this.ptr, BigInt(i), out.slot()),
-        `SessionGet${kind}TypeInfo(${name})`,
-      );
-      const typeInfo = out.get()!;
-      try {
-        check(api.CastTypeInfoToTensorInfo(typeInfo, out.slot()), "CastTypeInfoToTensorInfo");
-        const tensorInfo = out.get();
-        if (tensorInfo === null) return { name, dims: [] };
-        const t = readTypeAndShape(tensorInfo, true);
-        const dims = t.dims.map((d, j) => d >= 0 ? d : t.symbolic?.[j] || "?");
-        return { name, type: t.type, dims };
-      } finally {
-        api.ReleaseTypeInfo(typeInfo);
-      }
-    });
-  }
-
   /** The C string of a name (cached per session) as a pointer value. */
   namePtr(name: string): bigint {
     let n = this.#names.get(name);
@@ -307,35 +247,17 @@ export class Session {
       outValues,
     ] as const;
     const t0 = performance.now();
-    const status = this.runsOffThread
-      ? await this.track(ortAsync().Run(...args))
+    const status = this.calls.offThread
+      ? await this.calls.track(ortAsync().Run(...args))
       : ort().Run(...args);
-    this.timed(performance.now() - t0);
+    this.calls.record(performance.now() - t0);
     if (status !== null) {
       for (const v of outValues.subarray(0, wanted.length)) {
         if (v) ort().ReleaseValue(Deno.UnsafePointer.create(v));
       }
       check(status, `Run(${this.source})`);
     }
-    const result: Record<string, Tensor> = {};
-    let failed: unknown;
-    wanted.forEach((name, j) => {
-      const p = Deno.UnsafePointer.create(outValues[j]);
-      if (failed !== undefined) {
-        if (p) ort().ReleaseValue(p);
-        return;
-      }
-      try {
-        result[name] = outputTensor(p, this.device !== "cpu");
-      } catch (e) {
-        failed = e;
-      }
-    });
-    if (failed !== undefined) {
-      for (const t of Object.values(result)) t.dispose();
-      throw failed;
-    }
-    return result;
+    return outputsOf(wanted, outValues, this.device !== "cpu");
   }
 
   /** A run through this session's IO binding: outputs bound to their `outputLocation`. */
@@ -397,24 +319,6 @@ export class Session {
     return freeHostString(out.get());
   }
 
-  /** Whether the next run goes off-thread (see `SessionOptions.nonblocking`). */
-  get runsOffThread(): boolean {
-    return this.nonblocking === "auto" ? this.#lastRunMs > LONG_RUN_MS : this.nonblocking;
-  }
-
-  /** Notes how long a run took (for `nonblocking: "auto"`). */
-  timed(ms: number): void {
-    this.#lastRunMs = ms;
-  }
-
-  /** Tracks a non-blocking call on this session: `release()` waits for it. */
-  track<T>(call: Promise<T>): Promise<T> {
-    this.#inflight.add(call);
-    const done = () => this.#inflight.delete(call);
-    call.then(done, done);
-    return call;
-  }
-
   /** Whether `release()` ran. */
   get released(): boolean {
     return this.handle.closed;
@@ -423,7 +327,7 @@ export class Session {
   /** Releases the native session once its runs in flight are done (a second call does
    * nothing). */
   async release(): Promise<void> {
-    if (this.#inflight.size) await Promise.allSettled([...this.#inflight]);
+    await this.calls.settled();
     this.#binding?.close();
     this.#binding = undefined;
     this.handle.close();
