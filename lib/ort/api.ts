@@ -81,7 +81,14 @@ export function ort(): OrtApi {
   return bind().sync;
 }
 
-/** The non-blocking variants of the long calls (`Run`, `CreateSession`, ...). */
+/**
+ * The non-blocking variants of the long calls (`Run`, `CreateSession`, ...).
+ *
+ * @example
+ * ```ts
+ * const status = await ortAsync().Run(...args); // on another thread
+ * ```
+ */
 export function ortAsync(): OrtApiAsync {
   return bind().async;
 }

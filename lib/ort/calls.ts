@@ -11,7 +11,14 @@ export const LONG_RUN_MS = 50;
 /** `true`: off-thread; `false`: the calling thread; "auto": by the previous run's time. */
 export type CallMode = boolean | "auto";
 
-/** The default mode: `$QUAMBA_ORT_NONBLOCKING` ("1", "0" or "auto"), else "auto". */
+/**
+ * The default mode: `$QUAMBA_ORT_NONBLOCKING` ("1", "0" or "auto"), else "auto".
+ *
+ * @example
+ * ```ts
+ * defaultCallMode(); // "auto" unless $QUAMBA_ORT_NONBLOCKING says otherwise
+ * ```
+ */
 export function defaultCallMode(): CallMode {
   try {
     const v = Deno.env.get("QUAMBA_ORT_NONBLOCKING");

@@ -81,7 +81,14 @@ export function typeOfCode(code: number): TensorType {
   return t;
 }
 
-/** Checks that `data` is the typed array `type` needs (a Float16Array passes for float16). */
+/**
+ * Checks that `data` is the typed array `type` needs (a Float16Array passes for float16).
+ *
+ * @example
+ * ```ts
+ * checkData("int64", BigInt64Array.of(1n)); // fine; a Float32Array would throw
+ * ```
+ */
 export function checkData(type: TensorType, data: ArrayBufferView): void {
   const info = TENSOR_TYPES[type];
   if (!info) throw new KitError(`unknown tensor type '${type}'`);

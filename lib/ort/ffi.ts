@@ -24,7 +24,14 @@ export function cString(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-/** The address of a buffer's first byte (stable: ArrayBuffer backing stores do not move). */
+/**
+ * The address of a buffer's first byte (stable: ArrayBuffer backing stores do not move).
+ *
+ * @example
+ * ```ts
+ * const p = addressOf(new Float32Array(4));
+ * ```
+ */
 export function addressOf(buf: ArrayBufferView): Ptr {
   return Deno.UnsafePointer.of(buf as ArrayBufferView<ArrayBuffer>);
 }
@@ -45,7 +52,16 @@ export function pointerArray(ptrs: Ptr[]): BigUint64Array<ArrayBuffer> {
   return out;
 }
 
-/** One pointer-sized out-parameter (`T**`): `slot()` to pass, `get()` after the call. */
+/**
+ * One pointer-sized out-parameter (`T**`): `slot()` to pass, `get()` after the call.
+ *
+ * @example
+ * ```ts
+ * const out = new OutPointer();
+ * check(ort().CreateRunOptions(out.slot()), "CreateRunOptions");
+ * const ro = out.get();
+ * ```
+ */
 export class OutPointer {
   readonly buf = new BigUint64Array(1);
   /** The slot to pass as the out argument. */
@@ -59,13 +75,27 @@ export class OutPointer {
   }
 }
 
-/** The pointer at `index` of a C array of pointers. */
+/**
+ * The pointer at `index` of a C array of pointers.
+ *
+ * @example
+ * ```ts
+ * const second = readPointer(array, 1);
+ * ```
+ */
 export function readPointer(base: Ptr, index = 0): Ptr {
   if (base === null) return null;
   return new Deno.UnsafePointerView(base).getPointer(index * 8);
 }
 
-/** A C string as a JS string ("" for NULL). */
+/**
+ * A C string as a JS string ("" for NULL).
+ *
+ * @example
+ * ```ts
+ * readCString(ort().GetBuildInfoString()); // "ORT Build Info: ..."
+ * ```
+ */
 export function readCString(p: Ptr): string {
   return p === null ? "" : Deno.UnsafePointerView.getCString(p);
 }

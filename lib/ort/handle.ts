@@ -22,7 +22,16 @@ const registry = new FinalizationRegistry<Held>((h) => {
   h.keep.length = 0;
 });
 
-/** Native objects created and not yet released (for leak tests). */
+/**
+ * Native objects created and not yet released (for leak tests).
+ *
+ * @example
+ * ```ts
+ * const before = liveHandles();
+ * (await Session.create(path)).release();
+ * liveHandles() === before; // true
+ * ```
+ */
 export function liveHandles(): number {
   return live;
 }

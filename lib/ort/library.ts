@@ -59,7 +59,13 @@ function compareVersions(a: string, b: string): number {
 
 /** onnxruntime-node package folders reachable from here: Node resolution, then npm folders
  * of `deno install` (`node_modules/.deno/onnxruntime-node@*`) under the working directory and
- * the kit's root, newest version first. */
+ * the kit's root, newest version first.
+ *
+ * @example
+ * ```ts
+ * packageDirs()[0]; // ".../node_modules/.deno/onnxruntime-node@1.30.0/node_modules/onnxruntime-node"
+ * ```
+ */
 export function packageDirs(): string[] {
   const found: string[] = [];
   try {
@@ -87,7 +93,14 @@ export function packageDirs(): string[] {
   return [...new Set([...found, ...globbed])];
 }
 
-/** The shared library inside an onnxruntime-node package folder. */
+/**
+ * The shared library inside an onnxruntime-node package folder.
+ *
+ * @example
+ * ```ts
+ * libraryInPackage(dir); // "<dir>/bin/napi-v6/linux/x64/libonnxruntime.so.1"
+ * ```
+ */
 export function libraryInPackage(dir: string): string {
   const arch = Deno.build.arch === "aarch64" ? "arm64" : "x64";
   return join(

@@ -95,7 +95,14 @@ export class MemoryInfo {
   }
 }
 
-/** The allocator name of an `OrtMemoryInfo*` (owned by someone else). */
+/**
+ * The allocator name of an `OrtMemoryInfo*` (owned by someone else).
+ *
+ * @example
+ * ```ts
+ * memoryInfoName(MemoryInfo.of("cuda").ptr); // "Cuda"
+ * ```
+ */
 export function memoryInfoName(info: Deno.PointerObject): string {
   const out = new OutPointer();
   check(ort().MemoryInfoGetName(info, out.slot()), "MemoryInfoGetName");
@@ -106,6 +113,11 @@ export function memoryInfoName(info: Deno.PointerObject): string {
  * The device of an `OrtMemoryInfo*` from its allocator name ("cpu" for host memory, CUDA's
  * pinned host memory included). onnxruntime reports WebGPU buffers as "WebGPU_Buf", whichever
  * of that and "WebGPU_Buffer" the info was made with.
+ *
+ * @example
+ * ```ts
+ * deviceOfMemoryInfo(MemoryInfo.of("webgpu").ptr); // "webgpu"
+ * ```
  */
 export function deviceOfMemoryInfo(info: Deno.PointerObject): Device {
   const name = memoryInfoName(info);
@@ -116,7 +128,14 @@ export function deviceOfMemoryInfo(info: Deno.PointerObject): Device {
 
 let defaultAllocator: Deno.PointerObject | undefined;
 
-/** onnxruntime's default host allocator (not to be released). */
+/**
+ * onnxruntime's default host allocator (not to be released).
+ *
+ * @example
+ * ```ts
+ * ort().AllocatorFree(hostAllocator(), p);
+ * ```
+ */
 export function hostAllocator(): Deno.PointerObject {
   if (!defaultAllocator) {
     const out = new OutPointer();
@@ -126,7 +145,14 @@ export function hostAllocator(): Deno.PointerObject {
   return defaultAllocator;
 }
 
-/** Frees memory onnxruntime returned through the default host allocator (names, paths). */
+/**
+ * Frees memory onnxruntime returned through the default host allocator (names, paths).
+ *
+ * @example
+ * ```ts
+ * const name = freeHostString(out.get()); // a name onnxruntime allocated, now freed
+ * ```
+ */
 export function freeHostString(p: Deno.PointerValue): string {
   const s = readCString(p);
   if (p !== null) check(ort().AllocatorFree(hostAllocator(), p), "AllocatorFree");
@@ -136,6 +162,12 @@ export function freeHostString(p: Deno.PointerValue): string {
 /**
  * A session's allocator of one memory (`CreateAllocator`): allocates tensors on the
  * session's device; valid while the session is open.
+ *
+ * @example
+ * ```ts
+ * const alloc = session.allocator("cuda");
+ * const v = OrtValue.allocate(alloc, "float32", [1, 768]);
+ * ```
  */
 export class Allocator {
   readonly handle: NativeHandle;

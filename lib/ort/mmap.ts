@@ -85,6 +85,11 @@ export class FileMapping {
  * Returns the C heap's free pages to the system (glibc's `malloc_trim`; elsewhere nothing).
  * Large buffers that onnxruntime frees while it loads a session stay in the heap otherwise
  * (glibc raises its mmap threshold after the first free of a large block).
+ *
+ * @example
+ * ```ts
+ * trimHeap(); // after onnxruntime freed large buffers
+ * ```
  */
 export function trimHeap(): void {
   if (glibc === undefined) {
@@ -97,7 +102,14 @@ export function trimHeap(): void {
   glibc?.symbols.malloc_trim(0n);
 }
 
-/** Maps `path` read-only, or undefined where mappings are not available. */
+/**
+ * Maps `path` read-only, or undefined where mappings are not available.
+ *
+ * @example
+ * ```ts
+ * const m = mapFile("weights.bin"); // undefined where mmap is not available
+ * ```
+ */
 export function mapFile(path: string): FileMapping | undefined {
   const lib = loadLibc();
   if (!lib) return undefined;

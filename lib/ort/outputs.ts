@@ -61,6 +61,11 @@ export function outputTensor(ptr: Deno.PointerValue, mayBeOnDevice: boolean): Te
 /**
  * The tensors of a run's output values (`ptrs[i]` for `names[i]`), all released or owned by a
  * tensor even when one fails to convert.
+ *
+ * @example
+ * ```ts
+ * const out = outputsOf(["logits"], outValues, false); // out.logits: a Tensor
+ * ```
  */
 export function outputsOf(
   names: readonly string[],

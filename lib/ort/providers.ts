@@ -86,7 +86,14 @@ export function cudaProviderOptions(o: CudaOptions = {}): Record<string, string>
   }, o.extra);
 }
 
-/** The WebGPU provider option keys and values of `o` (the kit's defaults applied). */
+/**
+ * The WebGPU provider option keys and values of `o` (the kit's defaults applied).
+ *
+ * @example
+ * ```ts
+ * webgpuProviderOptions({ enableGraphCapture: true }); // { validationMode: "disabled", enableGraphCapture: "1" }
+ * ```
+ */
 export function webgpuProviderOptions(o: WebGpuOptions = {}): Record<string, string> {
   const modes = ["disabled", "wgpuOnly", "basic", "full"];
   const mode = o.validationMode ?? "disabled";
@@ -132,7 +139,14 @@ function appendCuda(so: Deno.PointerObject, o: CudaOptions | undefined): void {
   }
 }
 
-/** The CUDA provider options onnxruntime holds after parsing `o` ("key=value;..."). */
+/**
+ * The CUDA provider options onnxruntime holds after parsing `o` ("key=value;...").
+ *
+ * @example
+ * ```ts
+ * cudaOptionsAsString({ useTf32: false }); // "device_id=0;...;use_tf32=0;..." (needs the CUDA provider)
+ * ```
+ */
 export function cudaOptionsAsString(o: CudaOptions = {}): string {
   const api = ort();
   const out = new OutPointer();
@@ -158,6 +172,11 @@ export function cudaOptionsAsString(o: CudaOptions = {}): string {
 /**
  * Appends a provider by onnxruntime's generic entry point (`provider` as onnxruntime names it,
  * e.g. "WebGPU"), its options stored as `ep.<provider>.<key>` session config entries.
+ *
+ * @example
+ * ```ts
+ * appendGeneric(so.ptr, "WebGPU", { validationMode: "basic" });
+ * ```
  */
 export function appendGeneric(
   so: Deno.PointerObject,
@@ -192,7 +211,14 @@ export function appendProvider(so: Deno.PointerObject, p: Provider): void {
   throw new KitError(`unknown execution provider '${(p as { name: string }).name}'`);
 }
 
-/** Providers compiled into the loaded library (`GetAvailableProviders`). */
+/**
+ * Providers compiled into the loaded library (`GetAvailableProviders`).
+ *
+ * @example
+ * ```ts
+ * availableProviders(); // ["WebGpuExecutionProvider", "CPUExecutionProvider", ...]
+ * ```
+ */
 export function availableProviders(): string[] {
   const api = ort();
   const arr = new BigUint64Array(1), len = new Int32Array(1);

@@ -128,7 +128,14 @@ export function createSessionOptions(c: SessionConfig = {}): NativeHandle {
   }
 }
 
-/** A session config entry of native options, or undefined (for tests of what was set). */
+/**
+ * A session config entry of native options, or undefined (for tests of what was set).
+ *
+ * @example
+ * ```ts
+ * sessionConfigEntry(createSessionOptions({ config: { a: "1" } }), "a"); // "1"
+ * ```
+ */
 export function sessionConfigEntry(so: NativeHandle, key: string): string | undefined {
   const api = ort();
   const has = new Int32Array(1);

@@ -62,7 +62,14 @@ export function check(status: Ptr, action: string): void {
   throw statusError(status, action);
 }
 
-/** The error a non-NULL status carries; the status is released. */
+/**
+ * The error a non-NULL status carries; the status is released.
+ *
+ * @example
+ * ```ts
+ * if (status !== null) throw statusError(status, "Run(decode.onnx)");
+ * ```
+ */
 export function statusError(status: Deno.PointerObject, action: string): OrtError {
   const api = ort();
   try {

@@ -12,6 +12,12 @@ import { OrtValue } from "./value.ts";
 /** Where a tensor's data is: on the host, or in an execution provider's device memory. */
 export type TensorLocation = "cpu" | "gpu-buffer";
 
+/** Internal: the source of a device tensor. */
+const DEVICE = Symbol("device tensor");
+interface DeviceSource {
+  [DEVICE]: { value: OrtValue; device: Device };
+}
+
 /**
  * A tensor.
  *
@@ -22,12 +28,6 @@ export type TensorLocation = "cpu" | "gpu-buffer";
  * t.data; // BigInt64Array [1n, 2n]
  * ```
  */
-/** Internal: the source of a device tensor. */
-const DEVICE = Symbol("device tensor");
-interface DeviceSource {
-  [DEVICE]: { value: OrtValue; device: Device };
-}
-
 export class Tensor<T extends TensorType = TensorType> {
   readonly type: T;
   readonly dims: readonly number[];

@@ -35,6 +35,11 @@ const scratch = {
 /**
  * Element type and shape of an `OrtTensorTypeAndShapeInfo*` (not released here); symbolic or
  * unknown dimensions are -1 in `dims` and named in `symbolic`.
+ *
+ * @example
+ * ```ts
+ * readTypeAndShape(info, true); // { type: "float32", dims: [-1, 3], symbolic: ["batch", ""] }
+ * ```
  */
 export function readTypeAndShape(
   info: Deno.PointerObject,
@@ -62,6 +67,12 @@ export function readTypeAndShape(
 /**
  * A new `OrtValue*` over `data` (no copy), for the caller to release with `ReleaseValue`
  * while `data` is still alive.
+ *
+ * @example
+ * ```ts
+ * const v = hostValue("float32", data, [2, 2]);
+ * try { /* run */ } finally { ort().ReleaseValue(v); }
+ * ```
  */
 export function hostValue(
   type: TensorType,

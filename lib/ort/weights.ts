@@ -64,7 +64,14 @@ export interface ExternalInitializer {
   length: number;
 }
 
-/** The initializers of a model whose data is external (onnx `external_data` entries). */
+/**
+ * The initializers of a model whose data is external (onnx `external_data` entries).
+ *
+ * @example
+ * ```ts
+ * externalInitializers(model, "decode.onnx")[0]; // { name, type, dims, file: "weights.bin", offset, length }
+ * ```
+ */
 export function externalInitializers(
   model: onnxProto.onnx.IModelProto,
   source: string,
