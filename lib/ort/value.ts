@@ -71,7 +71,11 @@ export function readTypeAndShape(
  * @example
  * ```ts
  * const v = hostValue("float32", data, [2, 2]);
- * try { /* run */ } finally { ort().ReleaseValue(v); }
+ * try {
+ *   // ... run with it
+ * } finally {
+ *   ort().ReleaseValue(v);
+ * }
  * ```
  */
 export function hostValue(
