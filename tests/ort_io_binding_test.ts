@@ -101,6 +101,25 @@ Deno.test("ort io binding: a tensor from the session's allocator is written and 
   await s.release();
 });
 
+Deno.test("ort io binding: runs with output locations go through the binding, same results", async () => {
+  // the path that keeps states on a GPU ("gpu-buffer"), with every output on the host here
+  const bound = await Session.create(path, { outputLocation: { state_out: "cpu" } });
+  const plain = await Session.create(path);
+  for (let step = 0; step < 3; step++) {
+    const feeds = {
+      x: new Tensor("float32", seeded(2 * inp, 40 + step), [2, inp]),
+      state: new Tensor("float32", seeded(2 * out, 50 + step), [2, out]),
+    };
+    const a = await bound.run(feeds), b = await plain.run(feeds);
+    assert.deepEqual(Object.keys(a), ["y", "state_out"]);
+    assert.deepEqual(a.y.data, b.y.data);
+    assert.deepEqual(a.state_out.data, b.state_out.data);
+    assert.deepEqual(Object.keys(await bound.run(feeds, ["y"])), ["y"]);
+  }
+  await bound.release();
+  await plain.release();
+});
+
 Deno.test("ort io binding: outputLocation 'gpu-buffer' is refused on a CPU session", async () => {
   await assert.rejects(
     Session.create(path, { outputLocation: { state_out: "gpu-buffer" } }),

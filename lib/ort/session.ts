@@ -26,8 +26,9 @@ export interface SessionOptions extends SessionConfig {
   prepacked?: PrepackedWeights;
   /** Weights shared with other sessions: the session holds them (`retain`) until released. */
   shared?: SharedWeights;
-  /** Where outputs are left: "gpu-buffer" keeps them in the provider's device memory (runs
-   * then go through IO binding). */
+  /** Where outputs are left: "gpu-buffer" keeps them in the provider's device memory. With
+   * any location given, runs go through the session's IO binding, every output bound to its
+   * location's memory (the host's where none is given). */
   outputLocation?: Record<string, TensorLocation>;
   /** A name for messages (default: the model path, or its size for bytes). */
   label?: string;
@@ -196,7 +197,7 @@ export class Session {
     runOptions?: RunOptions,
   ): Promise<Record<string, Tensor>> {
     const wanted = fetches ?? this.outputNames;
-    if (Object.values(this.outputLocation).includes("gpu-buffer")) {
+    if (Object.keys(this.outputLocation).length) {
       return await this.#runBound(feeds, wanted, runOptions);
     }
     const names = Object.keys(feeds);
