@@ -199,7 +199,7 @@ export async function createModelSessions(
 
 function epError(ep: Ep, path: string, e: Error): Error {
   const msg = e.message ?? String(e);
-  if (ep === "cuda" && /cuda|provider|shared library|libonnxruntime_providers/i.test(msg)) {
+  if (ep === "cuda" && /libonnxruntime_providers|shared (object|library)|failed to load/i.test(msg)) {
     return new KitError(
       `the CUDA execution provider is not available in this onnxruntime-node (${
         msg.split("\n")[0]

@@ -19,6 +19,8 @@ import {
   webgpuProviderOptions,
 } from "../lib/ort/mod.ts";
 import { opTimes } from "../lib/bench/profile.ts";
+import { KitError } from "../lib/errors.ts";
+import { createSession, providersOf } from "../lib/runtime.ts";
 import { addGraph, writeGraph } from "./helpers/ort_graphs.ts";
 
 const path = await writeGraph(addGraph());
@@ -161,4 +163,34 @@ Deno.test("ort session options: profiling writes a trace lib/bench/profile.ts re
   assert.equal(ops.find((o) => o.op === "Add")?.calls, 3);
   assert.ok((await Deno.stat(join(dir, "optimized.onnx"))).size > 0);
   await s.release();
+});
+
+Deno.test("runtime: providers with the kit's defaults; a missing CUDA provider says how to get it", async () => {
+  assert.deepEqual(providersOf("cpu"), []);
+  assert.deepEqual(providersOf("cuda", { cuda: { enableCudaGraph: true } }), [
+    { name: "cuda", options: { useTf32: false, enableCudaGraph: true } },
+  ]);
+  const [webgpu] = providersOf("webgpu", {
+    webgpu: { enableGraphCapture: "1", storageBufferCacheMode: "bucket" },
+  });
+  assert.deepEqual(webgpu, {
+    name: "webgpu",
+    options: {
+      validationMode: "disabled",
+      enableGraphCapture: true,
+      deviceId: undefined,
+      extra: { storageBufferCacheMode: "bucket" },
+    },
+  });
+  await assert.rejects(createSession(path, "cuda"), (e: unknown) => {
+    assert.ok(e instanceof KitError);
+    assert.match(e.message, /the CUDA execution provider is not available/);
+    assert.match(
+      e.message,
+      /libonnxruntime_providers_(shared|cuda)\.so/,
+      "onnxruntime's own words",
+    );
+    assert.match(e.message, /ONNXRUNTIME_NODE_INSTALL=cuda12/);
+    return true;
+  });
 });
