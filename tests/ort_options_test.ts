@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import {
+  appendGeneric,
   availableProviders,
   createSessionOptions,
   cudaProviderOptions,
@@ -128,6 +129,18 @@ Deno.test("ort providers: option parsing, and what onnxruntime says about unknow
     /needs a non-empty string/,
   );
   assert.ok(availableProviders().includes("CPUExecutionProvider"));
+  // a provider onnxruntime does not know, through its generic entry point: its own message
+  const so = createSessionOptions();
+  assert.throws(
+    () => appendGeneric(so.ptr, "NoSuchProvider", { some_option: "1" }),
+    (e: unknown) => {
+      assert.ok(e instanceof OrtError);
+      assert.match(e.ortMessage, /Unknown provider name 'NoSuchProvider'/);
+      assert.equal(e.codeName, "ORT_INVALID_ARGUMENT");
+      return true;
+    },
+  );
+  so.close();
 });
 
 Deno.test("ort providers: a provider this machine cannot create is onnxruntime's error", async () => {

@@ -34,6 +34,8 @@ export {
 } from "./library.ts";
 export { Allocator, type Device, MemoryInfo } from "./memory.ts";
 export {
+  appendGeneric,
+  appendProvider,
   availableProviders,
   type CudaOptions,
   cudaOptionsAsString,
