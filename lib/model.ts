@@ -1,7 +1,6 @@
 /**
  * `Model`: a Mamba language model running in onnxruntime, from a checkpoint folder.
  */
-import * as ort from "onnxruntime-node";
 import { join } from "node:path";
 import { type Checkpoint, openCheckpoint } from "./checkpoint.ts";
 import type { MambaConfig } from "./config.ts";
@@ -14,7 +13,7 @@ import {
   type WeightSource,
 } from "./mamba_onnx.ts";
 import { writeModelFolder } from "./onnx/save.ts";
-import { createSession, type Ep, parseEp } from "./runtime.ts";
+import { createModelSessions, type Ep, parseEp, type Session, Tensor } from "./runtime.ts";
 import { loadTokenizer, missingTokenizer, type Tokenizer } from "./tokenizer.ts";
 import { graphCacheDir } from "./cache.ts";
 
@@ -47,9 +46,9 @@ export interface LoadOptions {
 export interface MambaState {
   batch: number;
   /** per layer [b, e, k-1] */
-  conv: ort.Tensor[];
+  conv: Tensor[];
   /** per layer [b, e, n] */
-  ssm: ort.Tensor[];
+  ssm: Tensor[];
 }
 
 export interface GenerateOptions {
@@ -97,8 +96,8 @@ export class OnnxModel implements Model {
     readonly source: string,
     readonly ep: Ep,
     readonly method: string,
-    private readonly prefillSession: ort.InferenceSession,
-    private readonly decodeSession: ort.InferenceSession,
+    private readonly prefillSession: Session,
+    private readonly decodeSession: Session,
     /** The longest prefill one run of the graph takes (longer inputs go in pieces). */
     readonly maxPrefill: number = Infinity,
   ) {}
@@ -131,8 +130,7 @@ export class OnnxModel implements Model {
       throw new KitError("deviceStates needs a GPU execution provider (webgpu or cuda)");
     }
     const outputLocation = deviceStates ? OnnxModel.deviceStateLocations(meta.config) : undefined;
-    const prefill = await createSession(join(dir, "prefill.onnx"), ep, { threads, outputLocation });
-    const decode = await createSession(join(dir, "decode.onnx"), ep, { threads, outputLocation });
+    const { prefill, decode } = await createModelSessions(dir, ep, { threads, outputLocation });
     return new OnnxModel(
       meta.config,
       meta.tokenizer,
@@ -152,28 +150,28 @@ export class OnnxModel implements Model {
       batch,
       conv: Array.from(
         { length: L },
-        () => new ort.Tensor("float32", new Float32Array(batch * e * (k - 1)), [batch, e, k - 1]),
+        () => new Tensor("float32", new Float32Array(batch * e * (k - 1)), [batch, e, k - 1]),
       ),
       ssm: Array.from(
         { length: L },
-        () => new ort.Tensor("float32", new Float32Array(batch * e * n), [batch, e, n]),
+        () => new Tensor("float32", new Float32Array(batch * e * n), [batch, e, n]),
       ),
     };
   }
 
-  private feeds(ids: ort.Tensor, state: MambaState): Record<string, ort.Tensor> {
-    const f: Record<string, ort.Tensor> = { input_ids: ids };
+  private feeds(ids: Tensor, state: MambaState): Record<string, Tensor> {
+    const f: Record<string, Tensor> = { input_ids: ids };
     state.conv.forEach((t, i) => f[`past_conv.${i}`] = t);
     state.ssm.forEach((t, i) => f[`past_ssm.${i}`] = t);
     return f;
   }
 
-  private stateOf(out: ort.InferenceSession.OnnxValueMapType, batch: number): MambaState {
+  private stateOf(out: Record<string, Tensor>, batch: number): MambaState {
     const L = this.config.num_hidden_layers;
     return {
       batch,
-      conv: Array.from({ length: L }, (_, i) => out[`present_conv.${i}`] as ort.Tensor),
-      ssm: Array.from({ length: L }, (_, i) => out[`present_ssm.${i}`] as ort.Tensor),
+      conv: Array.from({ length: L }, (_, i) => out[`present_conv.${i}`] as Tensor),
+      ssm: Array.from({ length: L }, (_, i) => out[`present_ssm.${i}`] as Tensor),
     };
   }
 
@@ -195,7 +193,7 @@ export class OnnxModel implements Model {
     ids.forEach((s) => this.checkIds(s));
     state ??= this.initialState(b);
     if (l > this.maxPrefill) return await this.prefillInPieces(ids, state);
-    const t = new ort.Tensor("int64", BigInt64Array.from(ids.flat(), BigInt), [b, l]);
+    const t = new Tensor("int64", BigInt64Array.from(ids.flat(), BigInt), [b, l]);
     const out = await this.prefillSession.run(this.feeds(t, state));
     return { logits: out.logits.data as Float32Array, state: this.stateOf(out, b) };
   }
@@ -229,7 +227,7 @@ export class OnnxModel implements Model {
     if (ids.length !== state.batch) {
       throw new KitError(`decode: ${ids.length} tokens for a batch of ${state.batch}`);
     }
-    const t = new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [ids.length]);
+    const t = new Tensor("int64", BigInt64Array.from(ids, BigInt), [ids.length]);
     const out = await this.decodeSession.run(this.feeds(t, state));
     return { logits: out.logits.data as Float32Array, state: this.stateOf(out, ids.length) };
   }

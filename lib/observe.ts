@@ -3,7 +3,6 @@
  * quantization recipe touches (lib/stats/schema.ts), plus the out_proj input after the
  * Hadamard rotation, run in chunks of the sequence so that memory stays bounded.
  */
-import * as ort from "onnxruntime-node";
 import { join } from "node:path";
 import type { Checkpoint } from "./checkpoint.ts";
 import { graphCacheDir } from "./cache.ts";
@@ -12,7 +11,7 @@ import { exists } from "./fsutil.ts";
 import { buildPrefill, type GraphOptions, type WeightSource } from "./mamba_onnx.ts";
 import { hadamardOnnx } from "./onnx/hadamard_op.ts";
 import { writeModelFolder } from "./onnx/save.ts";
-import { createSession, type Ep } from "./runtime.ts";
+import { createSession, type Ep, type Session, Tensor } from "./runtime.ts";
 import type { TensorName } from "./stats/schema.ts";
 
 /** Called with each observed activation of a chunk: [rows, channels] row-major, float32. */
@@ -35,7 +34,7 @@ export type Visit = (
 export class ActivationObserver {
   private constructor(
     readonly config: MambaConfig,
-    private readonly session: ort.InferenceSession,
+    private readonly session: Session,
   ) {}
 
   /** Builds (or finds in the cache) the observation graph of a checkpoint and opens it. */
@@ -93,18 +92,18 @@ export class ActivationObserver {
     const c = this.config, L = c.num_hidden_layers;
     const { intermediate_size: e, state_size: n, conv_kernel: k } = c;
     const chunk = options.chunk ?? 512;
-    const feeds: Record<string, ort.Tensor> = {};
+    const feeds: Record<string, Tensor> = {};
     for (let i = 0; i < L; i++) {
-      feeds[`past_conv.${i}`] = new ort.Tensor("float32", new Float32Array(e * (k - 1)), [
+      feeds[`past_conv.${i}`] = new Tensor("float32", new Float32Array(e * (k - 1)), [
         1,
         e,
         k - 1,
       ]);
-      feeds[`past_ssm.${i}`] = new ort.Tensor("float32", new Float32Array(e * n), [1, e, n]);
+      feeds[`past_ssm.${i}`] = new Tensor("float32", new Float32Array(e * n), [1, e, n]);
     }
     for (let start = 0; start < ids.length; start += chunk) {
       const piece = ids.slice(start, start + chunk);
-      feeds.input_ids = new ort.Tensor("int64", BigInt64Array.from(piece, BigInt), [
+      feeds.input_ids = new Tensor("int64", BigInt64Array.from(piece, BigInt), [
         1,
         piece.length,
       ]);
@@ -114,8 +113,8 @@ export class ActivationObserver {
         if (m) visit(Number(m[1]), m[2] as TensorName, t.data as Float32Array, t.dims[2]);
       }
       for (let i = 0; i < L; i++) {
-        feeds[`past_conv.${i}`] = out[`present_conv.${i}`] as ort.Tensor;
-        feeds[`past_ssm.${i}`] = out[`present_ssm.${i}`] as ort.Tensor;
+        feeds[`past_conv.${i}`] = out[`present_conv.${i}`] as Tensor;
+        feeds[`past_ssm.${i}`] = out[`present_ssm.${i}`] as Tensor;
       }
     }
   }

@@ -7,7 +7,6 @@
  *
  *   deno task probe-ep --ep webgpu [--size mamba-130m] [--methods fp32,fp16,quamba-nbits] [--out DIR]
  */
-import * as ort from "onnxruntime-node";
 import { join } from "node:path";
 import { benchCacheDir, checkMethod, ensureBenchGraphs } from "../lib/bench/graphs.ts";
 import { epOverhead, profileDecodeKernels, zeroDecodeFeeds } from "../lib/bench/kernels.ts";
@@ -17,7 +16,8 @@ import { promptIds } from "../lib/bench/latency.ts";
 import { intOption, parseCli, runCli } from "../lib/cli.ts";
 import type { MambaConfig } from "../lib/config.ts";
 import { writeFileAtomic } from "../lib/fsutil.ts";
-import { createSession, type Ep, parseEp } from "../lib/runtime.ts";
+import { createSession, type Ep, parseEp, type Tensor } from "../lib/runtime.ts";
+import { ortLibrary } from "../lib/ort/mod.ts";
 import { summarize } from "../lib/stats_time.ts";
 import { shapeConfig, syntheticWeights } from "../lib/synthetic.ts";
 import { TASK_PERMISSIONS } from "../lib/paths.ts";
@@ -65,10 +65,10 @@ async function gpuBufferSteps(dir: string, cfg: MambaConfig, ep: Ep, steps: numb
     const out = await s.run(feeds);
     if (i >= 3) xs.push(performance.now() - t);
     logits0 = (out.logits.data as Float32Array)[0];
-    const next: Record<string, ort.Tensor> = { input_ids: feeds.input_ids };
+    const next: Record<string, Tensor> = { input_ids: feeds.input_ids };
     for (let l = 0; l < L; l++) {
-      next[`past_conv.${l}`] = out[`present_conv.${l}`] as ort.Tensor;
-      next[`past_ssm.${l}`] = out[`present_ssm.${l}`] as ort.Tensor;
+      next[`past_conv.${l}`] = out[`present_conv.${l}`] as Tensor;
+      next[`past_ssm.${l}`] = out[`present_ssm.${l}`] as Tensor;
     }
     if (i > 0) { for (const [k, v] of Object.entries(feeds)) if (k !== "input_ids") v.dispose(); }
     feeds = next;
@@ -160,6 +160,6 @@ await runCli(async () => {
   }
   await writeFileAtomic(
     join(out, `probe_${ep}_${size}.json`),
-    JSON.stringify({ ep, size, overhead, ortVersion: ort.env.versions.node, results }, null, 2),
+    JSON.stringify({ ep, size, overhead, ortVersion: ortLibrary().version, results }, null, 2),
   );
 });

@@ -5,7 +5,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import onnxProto from "onnx-proto";
-import * as ort from "onnxruntime-node";
 import { readArrowFile } from "../lib/arrow.ts";
 import { loadCalibration } from "../lib/calibration.ts";
 import { openCheckpoint } from "../lib/checkpoint.ts";
@@ -26,7 +25,7 @@ import { POINT, qdqHooks } from "../lib/quant/qdq.ts";
 import { quantize, type QuantizedModel } from "../lib/quant/quantize.ts";
 import { fakeQuantReference } from "../lib/quant/reference.ts";
 import { transformWeights } from "../lib/quant/transform.ts";
-import { createSession } from "../lib/runtime.ts";
+import { createSession, Tensor } from "../lib/runtime.ts";
 import { collectStats } from "../lib/stats/collect.ts";
 import { loadTokenizer } from "../lib/tokenizer.ts";
 import { assertClose, relErr } from "./helpers/assert.ts";
@@ -128,16 +127,16 @@ Deno.test("QDQ semantics: every quantized activation is its int8 code times its 
     await writeModelFolder(dir, { "prefill.onnx": prefill });
     const s = await createSession(join(dir, "prefill.onnx"), "cpu");
     const { intermediate_size: e, state_size: n, conv_kernel: k } = t.config;
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, ids.length]),
+    const feeds: Record<string, Tensor> = {
+      input_ids: new Tensor("int64", BigInt64Array.from(ids, BigInt), [1, ids.length]),
     };
     for (let i = 0; i < t.config.num_hidden_layers; i++) {
-      feeds[`past_conv.${i}`] = new ort.Tensor("float32", new Float32Array(e * (k - 1)), [
+      feeds[`past_conv.${i}`] = new Tensor("float32", new Float32Array(e * (k - 1)), [
         1,
         e,
         k - 1,
       ]);
-      feeds[`past_ssm.${i}`] = new ort.Tensor("float32", new Float32Array(e * n), [1, e, n]);
+      feeds[`past_ssm.${i}`] = new Tensor("float32", new Float32Array(e * n), [1, e, n]);
     }
     const out = await s.run(feeds);
     let checked = 0;

@@ -1,5 +1,5 @@
 /** The machine and software a measurement ran on, recorded with every result. */
-import * as ort from "onnxruntime-node";
+import { ortLibrary } from "../ort/mod.ts";
 import { KIT_VERSION } from "../version.ts";
 
 export interface BenchEnv {
@@ -55,7 +55,7 @@ export function benchEnv(): BenchEnv {
     memTotalBytes: mem ? Number(mem[1]) * 1024 : undefined,
     os: `${Deno.build.os} ${Deno.osRelease()}`,
     deno: Deno.version.deno,
-    ort: ort.env.versions.node ?? ort.env.versions.common,
+    ort: ortLibrary().version,
     kit: KIT_VERSION,
     date: new Date().toISOString(),
   };

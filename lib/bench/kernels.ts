@@ -4,11 +4,10 @@
  * kernels a decode step of a model launches, by provider (from onnxruntime's profile: on a GPU
  * EP, kernels that fall back to the CPU show up under CPUExecutionProvider, with copies between).
  */
-import * as ort from "onnxruntime-node";
 import { join } from "node:path";
 import { Graph } from "../onnx/builder.ts";
 import { writeModelFolder } from "../onnx/save.ts";
-import { createSession, type Ep } from "../runtime.ts";
+import { createSession, type Ep, type Session, Tensor } from "../runtime.ts";
 import { summarize } from "../stats_time.ts";
 import type { MambaConfig } from "../config.ts";
 import { kitTempDir } from "../temp.ts";
@@ -31,8 +30,8 @@ function chainGraph(n: number, width: number): Graph {
   return g;
 }
 
-async function medianRunMs(s: ort.InferenceSession, width: number, runs: number) {
-  const feeds = { x: new ort.Tensor("float32", new Float32Array(width).fill(1), [width]) };
+async function medianRunMs(s: Session, width: number, runs: number) {
+  const feeds = { x: new Tensor("float32", new Float32Array(width).fill(1), [width]) };
   for (let i = 0; i < 5; i++) await s.run(feeds);
   const xs: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -109,14 +108,14 @@ export function stepKernels(
 }
 
 /** Feeds of one decode step of one sequence from a zero state (token id 1). */
-export function zeroDecodeFeeds(config: MambaConfig): Record<string, ort.Tensor> {
+export function zeroDecodeFeeds(config: MambaConfig): Record<string, Tensor> {
   const { intermediate_size: e, state_size: n, conv_kernel: k } = config;
-  const f: Record<string, ort.Tensor> = {
-    input_ids: new ort.Tensor("int64", BigInt64Array.of(1n), [1]),
+  const f: Record<string, Tensor> = {
+    input_ids: new Tensor("int64", BigInt64Array.of(1n), [1]),
   };
   for (let i = 0; i < config.num_hidden_layers; i++) {
-    f[`past_conv.${i}`] = new ort.Tensor("float32", new Float32Array(e * (k - 1)), [1, e, k - 1]);
-    f[`past_ssm.${i}`] = new ort.Tensor("float32", new Float32Array(e * n), [1, e, n]);
+    f[`past_conv.${i}`] = new Tensor("float32", new Float32Array(e * (k - 1)), [1, e, k - 1]);
+    f[`past_ssm.${i}`] = new Tensor("float32", new Float32Array(e * n), [1, e, n]);
   }
   return f;
 }

@@ -4,13 +4,12 @@
  * Each is written to a temporary folder and opened as an onnxruntime session.
  */
 import { join } from "node:path";
-import * as ort from "onnxruntime-node";
 import { bytesOf, Graph } from "../onnx/builder.ts";
 import { hadamardOnnx } from "../onnx/hadamard_op.ts";
 import { writeModelFolder } from "../onnx/save.ts";
 import { quantizeBlocks } from "../quant/head8.ts";
 import { quantizeWith, scaleOf } from "../quant/int8.ts";
-import { createSession, type SessionOptions } from "../runtime.ts";
+import { createSession, type Session, type SessionOptions, Tensor } from "../runtime.ts";
 import { kitTempDir } from "../temp.ts";
 
 /** Forms of a projection y = x W (W [k, n]). */
@@ -171,7 +170,7 @@ export function hadamardGraph(n: number): Graph {
 export async function openGraph(
   g: Graph,
   options: SessionOptions = {},
-): Promise<{ session: ort.InferenceSession; dispose: () => Promise<void> }> {
+): Promise<{ session: Session; dispose: () => Promise<void> }> {
   const dir = await kitTempDir("micro");
   try {
     await writeModelFolder(join(dir, "m"), { "model.onnx": g });
@@ -183,6 +182,6 @@ export async function openGraph(
 }
 
 /** A float32 tensor of seeded values. */
-export function tensor(dims: number[], seed = 2, scale = 1): ort.Tensor {
-  return new ort.Tensor("float32", seeded(dims.reduce((a, b) => a * b, 1), seed, scale), dims);
+export function tensor(dims: number[], seed = 2, scale = 1): Tensor {
+  return new Tensor("float32", seeded(dims.reduce((a, b) => a * b, 1), seed, scale), dims);
 }

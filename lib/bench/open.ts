@@ -1,8 +1,7 @@
 /** Opening a benchmark model folder with the session settings a measurement asks for. */
-import { join } from "node:path";
 import type { MambaConfig } from "../config.ts";
 import { graphOptions, maxPrefillOf, OnnxModel } from "../model.ts";
-import { createSession, type Ep, type SessionOptions } from "../runtime.ts";
+import { createModelSessions, type Ep, type SessionOptions } from "../runtime.ts";
 import { missingTokenizer } from "../tokenizer.ts";
 
 /** `prefill.onnx` and `decode.onnx` of `dir` as a model (no tokenizer: ids only). */
@@ -25,11 +24,7 @@ export async function openBenchModel(
     ...common
   } = options;
   if (deviceStates) common.outputLocation = OnnxModel.deviceStateLocations(meta.config);
-  const prefill = await createSession(join(dir, "prefill.onnx"), ep, {
-    ...common,
-    ...graphs.prefill,
-  });
-  const decode = await createSession(join(dir, "decode.onnx"), ep, { ...common, ...graphs.decode });
+  const { prefill, decode } = await createModelSessions(dir, ep, { ...common, ...graphs });
   return new OnnxModel(
     meta.config,
     missingTokenizer(dir),

@@ -1,5 +1,5 @@
 /** The environment a run happened in, recorded beside its results. */
-import * as ort from "onnxruntime-node";
+import { ortLibrary } from "../ort/mod.ts";
 import { KIT_VERSION } from "../version.ts";
 
 /**
@@ -23,7 +23,7 @@ export async function environment(ep: string): Promise<Record<string, unknown>> 
   return {
     kit_version: KIT_VERSION,
     deno: Deno.version.deno,
-    onnxruntime_node: ort.env.versions.node,
+    onnxruntime_node: ortLibrary().version,
     ep,
     os: `${Deno.build.os} ${Deno.build.arch}`,
     cpu: model,
