@@ -51,6 +51,7 @@ import { MAMBA_SHAPES, shapeConfig, syntheticWeights } from "../lib/synthetic.ts
 import { prepareOutputDir } from "../lib/output.ts";
 import { userPath } from "../lib/paths.ts";
 import { checkCacheDir } from "../lib/cache.ts";
+import { graphOptions, maxPrefillOf } from "../lib/model.ts";
 
 const USAGE = `Latency (TTFT, TPOT, TTLT) and memory of fp and int8 graphs.
 
@@ -79,6 +80,10 @@ usage: deno task bench [options]
                     cores busy (default 0.3; the load is recorded with every row)
   --interleaved N   rounds of the interleaved measurement of the targets' ratios on mamba-130m
                     (default 10; 0: none)
+  --loop MODE       on: time generation through the device loop (the graphs choose each token,
+                    states stay in two device buffer sets, decode steps captured as CUDA graphs /
+                    WebGPU graph capture and replayed; the host reads the ids); off: through
+                    Model.prefill/decode; default on for GPU EPs, off for the CPU
   --in-process      measure in this process (default: each model and method in a fresh process,
                     so that its peak RSS is its own)
   --wait S          wait at most S seconds for that (default 300), then measure anyway`;
@@ -130,11 +135,15 @@ await runCli(async () => {
     "no-fold": { type: "boolean" },
     "max-load": { type: "string" },
     "in-process": { type: "boolean" },
+    loop: { type: "string" },
     interleaved: { type: "string" },
     wait: { type: "string" },
     force: { type: "boolean" },
   }, USAGE);
   const inProcess = !!o["in-process"];
+  if (o.loop !== undefined && !["on", "off"].includes(o.loop)) {
+    throw new KitError(`--loop must be on or off, got '${o.loop}'`);
+  }
   const rounds = intOption(o.interleaved, "interleaved", 10);
   const maxLoad = Number(o["max-load"] ?? 0.3), maxWait = intOption(o.wait, "wait", 300);
   /** Waits for the other processes to quiet down; returns their load when measuring starts. */
@@ -229,6 +238,8 @@ await runCli(async () => {
         repeats,
         scaling,
         kernels: ep !== "cpu",
+        loop: o.loop === undefined ? ep !== "cpu" : o.loop === "on",
+        maxPrefill: maxPrefillOf(graphOptions("fp32", ep)),
       };
       const res = inProcess ? await measureOne(spec) : await measureIsolated(spec);
       const { latency } = res;

@@ -24,9 +24,10 @@ import { transformWeights } from "../quant/transform.ts";
 import { Progress } from "../progress.ts";
 import { KitError } from "../errors.ts";
 import { lastLogitsOnly } from "./last_logits.ts";
+import { addNextToken } from "../onnx/next_token.ts";
 
 /** Bump when the benchmark's graphs change (on top of the kit's GRAPH_VERSION). */
-export const BENCH_GRAPH_VERSION = "3";
+export const BENCH_GRAPH_VERSION = "4";
 
 /** The methods the benchmark builds. */
 export const BENCH_METHODS: Record<string, string> = {
@@ -73,6 +74,9 @@ export async function benchGraphs(
 ): Promise<{ prefill: Graph; decode: Graph }> {
   const g = await methodGraphs(config, src, method, options.ep ?? "cpu");
   if (options.lastLogits ?? true) lastLogitsOnly(g.prefill);
+  // the greedy token chosen in the graphs, for the device loop (lib/device_loop.ts)
+  addNextToken(g.prefill);
+  addNextToken(g.decode);
   if (options.foldParams ?? true) {
     foldParamDequant(g.prefill);
     foldParamDequant(g.decode);

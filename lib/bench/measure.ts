@@ -11,6 +11,7 @@ import { type LatencyResult, measureLatency, measurePrefill, type Summary } from
 import { resetPeakMemory, residentMemory, RssSampler } from "./memory.ts";
 import { openBenchModel } from "./open.ts";
 import { profileDecodeKernels, type StepKernels } from "./kernels.ts";
+import { measureLoopLatency } from "./loop_latency.ts";
 import { TASK_PERMISSIONS } from "../paths.ts";
 
 /** What one measurement needs (JSON, to pass to a child process). */
@@ -29,6 +30,11 @@ export interface MeasureSpec {
   scaling: number[];
   /** count the kernels of a decode step first (a profiled session of its own) */
   kernels?: boolean;
+  /** time generation through the device loop (lib/device_loop.ts; the graphs have next_ids),
+   * with decode steps captured as device graphs on GPU EPs */
+  loop?: boolean;
+  /** the longest prefill one run takes (parallel-scan graphs on GPU EPs) */
+  maxPrefill?: number;
 }
 
 export interface MeasureResult {
@@ -57,14 +63,24 @@ export async function measureOne(s: MeasureSpec): Promise<MeasureResult> {
   );
   const loadedRssBytes = residentMemory()?.current ?? Deno.memoryUsage().rss;
   try {
-    const bar = new Progress(`${s.model} ${s.method}`, s.warmup + s.repeats);
-    const latency = await measureLatency(model, {
+    const bar = new Progress(
+      `${s.model} ${s.method}${s.loop ? " (device loop)" : ""}`,
+      s.warmup + s.repeats,
+    );
+    const o = {
       prompt: s.prompt,
       gen: s.gen,
       warmup: s.warmup,
       repeats: s.repeats,
       onRepeat: () => bar.tick(),
-    });
+    };
+    const latency = s.loop
+      ? await measureLoopLatency(s.dir, s.config, s.ep, {
+        ...o,
+        threads: s.threads,
+        maxPrefill: s.maxPrefill,
+      })
+      : await measureLatency(model, o);
     bar.done();
     const scaling = s.scaling.length
       ? await measurePrefill(model, s.scaling, { warmup: 1, repeats: s.repeats })

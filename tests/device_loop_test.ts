@@ -1,0 +1,100 @@
+/**
+ * The device generation loop (lib/device_loop.ts): graphs that choose the next token
+ * (lib/onnx/next_token.ts), two buffer sets swapped between decode steps, prefill in pieces. On
+ * the test EP (the CPU in CI: host buffers; QUAMBA_TEST_EP=cuda or webgpu: device buffers and
+ * graph capture), its tokens equal `Model.generate`'s.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { openCheckpoint } from "../lib/checkpoint.ts";
+import { DeviceLoop } from "../lib/device_loop.ts";
+import { buildDecode, buildPrefill } from "../lib/mamba_onnx.ts";
+import { graphOptions, loadModel } from "../lib/model.ts";
+import { addNextToken, NEXT_IDS } from "../lib/onnx/next_token.ts";
+import { writeModelFolder } from "../lib/onnx/save.ts";
+import { EMBEDDED_MODEL } from "../lib/paths.ts";
+import { createModelSessions } from "../lib/runtime.ts";
+import { loadTokenizer } from "../lib/tokenizer.ts";
+import { TEST_EP } from "./helpers/ep.ts";
+
+const ckpt = await openCheckpoint(EMBEDDED_MODEL);
+const cfg = ckpt.config;
+const opt = graphOptions("fp32", TEST_EP);
+const dir = await Deno.makeTempDir({ prefix: "quamba-loop-" });
+const prefillG = buildPrefill(cfg, ckpt.store, opt);
+const decodeG = buildDecode(cfg, ckpt.store, opt);
+addNextToken(prefillG);
+addNextToken(decodeG);
+await writeModelFolder(join(dir, "g"), { "prefill.onnx": prefillG, "decode.onnx": decodeG });
+const shape = {
+  layers: cfg.num_hidden_layers,
+  convDims: (b: number) => [b, cfg.intermediate_size, cfg.conv_kernel - 1],
+  ssmDims: (b: number) => [b, cfg.intermediate_size, cfg.state_size],
+};
+
+Deno.test("next_ids: the graphs' argmax is the first maximum of the last position's logits", async () => {
+  const { prefill, decode } = await createModelSessions(join(dir, "g"), TEST_EP);
+  try {
+    assert.ok(prefill.outputNames.includes(NEXT_IDS) && decode.outputNames.includes(NEXT_IDS));
+    const tok = await loadTokenizer(EMBEDDED_MODEL);
+    const model = await loadModel(EMBEDDED_MODEL, { ep: TEST_EP });
+    const ids = tok.encode("The Time Traveller (for so it will be convenient to speak of him)");
+    const logits = await model.logits(ids);
+    await model.close();
+    const v = cfg.vocab_size, last = logits.subarray((ids.length - 1) * v, ids.length * v);
+    let best = 0;
+    for (let i = 1; i < v; i++) if (last[i] > last[best]) best = i;
+    const loop = DeviceLoop.open(prefill, decode, TEST_EP, shape);
+    const [[first]] = await loop.generate([ids], { maxNewTokens: 1 });
+    loop.close();
+    assert.equal(first, best);
+  } finally {
+    await prefill.release();
+    await decode.release();
+  }
+});
+
+Deno.test("DeviceLoop: greedy tokens equal Model.generate's, prompts longer than one prefill run, batches", async () => {
+  const { prefill, decode } = await createModelSessions(join(dir, "g"), TEST_EP);
+  const model = await loadModel(EMBEDDED_MODEL, { ep: TEST_EP });
+  const tok = await loadTokenizer(EMBEDDED_MODEL);
+  try {
+    const prompts = ["The Time Traveller", "It was a dark and stormy night, and"].map((p) =>
+      tok.encode(p)
+    );
+    for (const maxPrefill of [Infinity, 3]) {
+      const loop = DeviceLoop.open(prefill, decode, TEST_EP, shape, { maxPrefill });
+      for (const p of prompts) {
+        const want = await model.generate(p, { maxNewTokens: 40 });
+        const seen: number[] = [];
+        const [got] = await loop.generate([p], {
+          maxNewTokens: 40,
+          onTokens: (ids) => seen.push(...ids),
+        });
+        assert.deepEqual(got, want, `maxPrefill ${maxPrefill}`);
+        assert.deepEqual(seen, want);
+      }
+      assert.equal(loop.steps, 2 * 39);
+      loop.close();
+    }
+    // two sequences decoded together give each one's own continuation
+    const same = prompts.map((p) => p.slice(0, 4));
+    const loop2 = DeviceLoop.open(prefill, decode, TEST_EP, shape, { batch: 2 });
+    const both = await loop2.generate(same, { maxNewTokens: 12 });
+    loop2.close();
+    for (const [i, p] of same.entries()) {
+      assert.deepEqual(both[i], await model.generate(p, { maxNewTokens: 12 }));
+    }
+    // stopping at the end of text
+    const eos = (await model.generate(prompts[0], { maxNewTokens: 5 }))[2];
+    const loop3 = DeviceLoop.open(prefill, decode, TEST_EP, shape);
+    const [stopped] = await loop3.generate([prompts[0]], { maxNewTokens: 20, eosId: eos });
+    loop3.close();
+    assert.equal(stopped.at(-1), eos);
+    assert.ok(stopped.length <= 3);
+  } finally {
+    await model.close();
+    await prefill.release();
+    await decode.release();
+  }
+});
