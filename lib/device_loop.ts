@@ -13,6 +13,7 @@
  */
 import { KitError } from "./errors.ts";
 import { IoBinding, OrtValue, RunOptions, Session, Tensor } from "./ort/mod.ts";
+import { HostReader } from "./ort/copy_session.ts";
 import type { TensorType } from "./ort/mod.ts";
 import { NEXT_IDS } from "./onnx/next_token.ts";
 import type { Ep } from "./runtime.ts";
@@ -29,6 +30,8 @@ interface BufferSet {
   ids: Tensor<"int64">;
   conv: Tensor<"float32">[];
   ssm: Tensor<"float32">[];
+  /** Copies `ids` to the host (device buffers: through the provider; host buffers: as they are). */
+  read?: HostReader;
 }
 
 export interface DeviceLoopOptions {
@@ -77,13 +80,13 @@ export class DeviceLoop {
   ) {}
 
   /** Allocates the buffer sets on the decode session's device and binds the two steps. */
-  static open(
+  static async open(
     prefill: Session,
     decode: Session,
     ep: Ep,
     shape: StateShape,
     options: DeviceLoopOptions = {},
-  ): DeviceLoop {
+  ): Promise<DeviceLoop> {
     for (const s of [prefill, decode]) {
       if (!s.outputNames.includes(NEXT_IDS)) {
         throw new KitError(`${s.source}: the graph has no '${NEXT_IDS}' output (addNextToken)`);
@@ -101,6 +104,12 @@ export class DeviceLoop {
       ssm: Array.from({ length: shape.layers }, () => alloc("float32", shape.ssmDims(b))),
     });
     const sets: [BufferSet, BufferSet] = [set(), set()];
+    if (decode.device !== "cpu") {
+      for (const s of sets) {
+        const v = s.ids.ortValue();
+        s.read = await HostReader.open(v, "int64", [b], decode.device, v.deviceId());
+      }
+    }
     const zeros: BufferSet = {
       ids: hostZeros("int64", [b]),
       conv: sets[0].conv.map((t) => hostZeros("float32", [...t.dims])),
@@ -151,7 +160,11 @@ export class DeviceLoop {
     let cur = await this.#prefill(prompts);
     const done = prompts.map(() => false);
     for (;;) {
-      const ids = Array.from(await this.sets[cur].ids.getData(), Number);
+      const set = this.sets[cur];
+      const ids = Array.from(
+        (set.read ? await set.read.read() : set.ids.data) as BigInt64Array,
+        Number,
+      );
       ids.forEach((id, i) => {
         if (!done[i]) out[i].push(id);
         if (id === options.eosId) done[i] = true;
@@ -204,6 +217,7 @@ export class DeviceLoop {
     this.bindings.forEach((b) => b.close());
     this.runOptions?.forEach((r) => r.close());
     for (const s of [...this.sets, this.zeros]) {
+      s.read?.close();
       for (const t of [s.ids, ...s.conv, ...s.ssm]) t.dispose();
     }
   }

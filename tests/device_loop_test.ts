@@ -44,7 +44,7 @@ Deno.test("next_ids: the graphs' argmax is the first maximum of the last positio
     const v = cfg.vocab_size, last = logits.subarray((ids.length - 1) * v, ids.length * v);
     let best = 0;
     for (let i = 1; i < v; i++) if (last[i] > last[best]) best = i;
-    const loop = DeviceLoop.open(prefill, decode, TEST_EP, shape);
+    const loop = await DeviceLoop.open(prefill, decode, TEST_EP, shape);
     const [[first]] = await loop.generate([ids], { maxNewTokens: 1 });
     loop.close();
     assert.equal(first, best);
@@ -63,7 +63,7 @@ Deno.test("DeviceLoop: greedy tokens equal Model.generate's, prompts longer than
       tok.encode(p)
     );
     for (const maxPrefill of [Infinity, 3]) {
-      const loop = DeviceLoop.open(prefill, decode, TEST_EP, shape, { maxPrefill });
+      const loop = await DeviceLoop.open(prefill, decode, TEST_EP, shape, { maxPrefill });
       for (const p of prompts) {
         const want = await model.generate(p, { maxNewTokens: 40 });
         const seen: number[] = [];
@@ -79,7 +79,7 @@ Deno.test("DeviceLoop: greedy tokens equal Model.generate's, prompts longer than
     }
     // two sequences decoded together give each one's own continuation
     const same = prompts.map((p) => p.slice(0, 4));
-    const loop2 = DeviceLoop.open(prefill, decode, TEST_EP, shape, { batch: 2 });
+    const loop2 = await DeviceLoop.open(prefill, decode, TEST_EP, shape, { batch: 2 });
     const both = await loop2.generate(same, { maxNewTokens: 12 });
     loop2.close();
     for (const [i, p] of same.entries()) {
@@ -87,7 +87,7 @@ Deno.test("DeviceLoop: greedy tokens equal Model.generate's, prompts longer than
     }
     // stopping at the end of text
     const eos = (await model.generate(prompts[0], { maxNewTokens: 5 }))[2];
-    const loop3 = DeviceLoop.open(prefill, decode, TEST_EP, shape);
+    const loop3 = await DeviceLoop.open(prefill, decode, TEST_EP, shape);
     const [stopped] = await loop3.generate([prompts[0]], { maxNewTokens: 20, eosId: eos });
     loop3.close();
     assert.equal(stopped.at(-1), eos);
@@ -96,5 +96,23 @@ Deno.test("DeviceLoop: greedy tokens equal Model.generate's, prompts longer than
     await model.close();
     await prefill.release();
     await decode.release();
+  }
+});
+
+Deno.test("copyThroughSession: an Identity session copies a tensor to host memory (getData's fallback)", async () => {
+  const { copyThroughSession } = await import("../lib/ort/copy_session.ts");
+  const { OrtValue } = await import("../lib/ort/mod.ts");
+  for (
+    const [type, data] of [
+      ["int64", BigInt64Array.of(7n, -3n, 4096n)],
+      ["float32", Float32Array.of(1.5, -2, 3e-8)],
+    ] as const
+  ) {
+    const v = OrtValue.fromHost(type, data, [1, 3]);
+    try {
+      assert.deepEqual(await copyThroughSession(v, type, [1, 3], "cpu", 0), data);
+    } finally {
+      v.close();
+    }
   }
 });

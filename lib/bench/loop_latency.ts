@@ -46,7 +46,7 @@ export async function measureLoopLatency(
     threads: o.threads,
     decode: capture ? captureOptions(ep) : {},
   });
-  const loop = DeviceLoop.open(prefill, decode, ep, stateShapeOf(config), {
+  const loop = await DeviceLoop.open(prefill, decode, ep, stateShapeOf(config), {
     maxPrefill: o.maxPrefill,
     graphCapture: capture,
   });

@@ -126,6 +126,13 @@ export function deviceOfMemoryInfo(info: Deno.PointerObject): Device {
   return "cpu";
 }
 
+/** The device ordinal of an `OrtMemoryInfo*` (`MemoryInfoGetId`). */
+export function deviceIdOfMemoryInfo(info: Deno.PointerObject): number {
+  const id = new Int32Array(1);
+  check(ort().MemoryInfoGetId(info, id), "MemoryInfoGetId");
+  return id[0];
+}
+
 let defaultAllocator: Deno.PointerObject | undefined;
 
 /**

@@ -99,7 +99,7 @@ export class Tensor<T extends TensorType = TensorType> {
   /** The data on the host (a copy for a device tensor). */
   getData(): Promise<TensorDataMap[T]> {
     if (this.#data !== undefined || this.#disposed) return Promise.resolve(this.data);
-    return Promise.resolve(this.#value!.copyToHost().data as TensorDataMap[T]);
+    return this.#value!.copyToHostAsync() as Promise<TensorDataMap[T]>;
   }
 
   /** The host array (undefined for a device tensor). */

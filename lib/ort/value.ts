@@ -9,8 +9,14 @@ import { TENSOR_TYPES, type TensorData, type TensorType, typeOfCode } from "./dt
 import { ortEnv } from "./env.ts";
 import { addressOf, OutPointer, pointerArray } from "./ffi.ts";
 import { NativeHandle } from "./handle.ts";
-import { type Allocator, type Device, deviceOfMemoryInfo, MemoryInfo } from "./memory.ts";
-import { check } from "./status.ts";
+import {
+  type Allocator,
+  type Device,
+  deviceIdOfMemoryInfo,
+  deviceOfMemoryInfo,
+  MemoryInfo,
+} from "./memory.ts";
+import { check, OrtError } from "./status.ts";
 
 let hostMemory: MemoryInfo | undefined;
 /** The host memory info shared by every tensor over a JS array (never released). */
@@ -118,6 +124,9 @@ export function hostValue(
  * v.close();
  * ```
  */
+/** Devices for which the env has no data transfer to the host (CopyTensors said so). */
+const noTransfer = new Set<Device>();
+
 export class OrtValue {
   readonly handle: NativeHandle;
 
@@ -208,6 +217,32 @@ export class OrtValue {
   device(): Device {
     check(ort().GetTensorMemoryInfo(this.ptr, scratch.out.slot()), "GetTensorMemoryInfo");
     return deviceOfMemoryInfo(scratch.out.get()!);
+  }
+
+  /** The ordinal of the device the tensor lives on. */
+  deviceId(): number {
+    check(ort().GetTensorMemoryInfo(this.ptr, scratch.out.slot()), "GetTensorMemoryInfo");
+    return deviceIdOfMemoryInfo(scratch.out.get()!);
+  }
+
+  /**
+   * A host copy of the data, on any device: `CopyTensors`, or — where the provider registered
+   * no data transfer with the env (CUDA's, as a separate library) — an Identity session on the
+   * tensor's device whose output is bound to host memory (lib/ort/copy_session.ts).
+   */
+  async copyToHostAsync(): Promise<TensorData> {
+    const device = this.device();
+    if (!noTransfer.has(device)) {
+      try {
+        return this.copyToHost().data;
+      } catch (e) {
+        if (!(e instanceof OrtError) || e.codeName !== "ORT_NOT_IMPLEMENTED") throw e;
+        noTransfer.add(device); // (the env's data transfers do not change)
+      }
+    }
+    const { type, dims } = this.typeAndShape();
+    const { copyThroughSession } = await import("./copy_session.ts");
+    return await copyThroughSession(this, type, dims, device, this.deviceId());
   }
 
   /** A copy of a host tensor's data in a new typed array. */
