@@ -18,3 +18,8 @@ export const DEFAULT_CALIBRATION: string = fileURLToPath(
 export const H200_RESULTS: string = fileURLToPath(
   new URL("../docs/latency/h200", import.meta.url),
 );
+
+/** Held-out text: *The Time Machine*, never seen by the embedded model (data/heldout/README.md). */
+export const DEFAULT_HELDOUT: string = fileURLToPath(
+  new URL("../data/heldout/time_machine.txt", import.meta.url),
+);
