@@ -1,0 +1,113 @@
+/**
+ * Per-token comparison of two next-token distributions given as logits, in float64: the
+ * KL divergence KL(p ‖ q) from the reference p to the approximation q, whether both put their
+ * largest logit on the same token, and the negative log-likelihood of the observed next token
+ * under each.
+ */
+
+/**
+ * log-softmax of `n` logits from `offset`, in float64 (the max is subtracted first, so no
+ * exp overflows): `out[i] = x[i] - max - log Σ exp(x[j] - max)`.
+ *
+ * @example
+ * ```ts
+ * logSoftmax(Float32Array.of(0, 0), 0, 2); // [-ln 2, -ln 2]
+ * ```
+ */
+export function logSoftmax(
+  x: ArrayLike<number>,
+  offset: number,
+  n: number,
+  out: Float64Array = new Float64Array(n),
+): Float64Array {
+  let mx = -Infinity;
+  for (let i = 0; i < n; i++) if (x[offset + i] > mx) mx = x[offset + i];
+  let z = 0;
+  for (let i = 0; i < n; i++) z += Math.exp(x[offset + i] - mx);
+  const lz = mx + Math.log(z);
+  for (let i = 0; i < n; i++) out[i] = x[offset + i] - lz;
+  return out;
+}
+
+/**
+ * KL(p ‖ q) = Σ p_i (log p_i − log q_i) from two log-distributions (natural log, nats). Terms
+ * with p_i = 0 contribute 0; identical inputs give exactly 0.
+ *
+ * @example
+ * ```ts
+ * klFromLog(Float64Array.of(Math.log(0.5), Math.log(0.5)), Float64Array.of(Math.log(0.25), Math.log(0.75)));
+ * ```
+ */
+export function klFromLog(lp: Float64Array, lq: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < lp.length; i++) {
+    const p = Math.exp(lp[i]);
+    if (p > 0) s += p * (lp[i] - lq[i]);
+  }
+  return s;
+}
+
+/** Index of the largest value (the first on ties, as torch.argmax). */
+export function argmaxOf(x: ArrayLike<number>, offset: number, n: number): number {
+  let best = 0, bv = -Infinity;
+  for (let i = 0; i < n; i++) {
+    if (x[offset + i] > bv) {
+      bv = x[offset + i];
+      best = i;
+    }
+  }
+  return best;
+}
+
+/** What comparing the distributions of a run of tokens gives, one entry per position. */
+export interface TokenComparison {
+  /** KL(reference ‖ other), nats */
+  kl: Float64Array;
+  /** 1 where both have the same top token, else 0 */
+  top1: Uint8Array;
+  /** NLL of the next token under the other model minus under the reference (nats) */
+  nllDelta: Float64Array;
+  /** NLL of the next token under the reference (nats) */
+  nllRef: Float64Array;
+}
+
+/**
+ * Compares two models' logits over the same `rows` positions (row-major [rows, vocab]):
+ * KL(ref ‖ other), top-1 agreement, and the NLL of `targets[r]` (the token that followed
+ * position r) under each.
+ *
+ * @example
+ * ```ts
+ * const c = compareLogits(await fp.logits(ids), await q.logits(ids), vocab, nextIds);
+ * ```
+ */
+export function compareLogits(
+  ref: Float32Array,
+  other: Float32Array,
+  vocab: number,
+  targets: ArrayLike<number>,
+): TokenComparison {
+  const rows = targets.length;
+  if (ref.length !== rows * vocab || other.length !== rows * vocab) {
+    throw new Error(
+      `compareLogits: ${rows} targets × ${vocab} vocab ≠ logits of ${ref.length} and ${other.length}`,
+    );
+  }
+  const lp = new Float64Array(vocab), lq = new Float64Array(vocab);
+  const out: TokenComparison = {
+    kl: new Float64Array(rows),
+    top1: new Uint8Array(rows),
+    nllDelta: new Float64Array(rows),
+    nllRef: new Float64Array(rows),
+  };
+  for (let r = 0; r < rows; r++) {
+    logSoftmax(ref, r * vocab, vocab, lp);
+    logSoftmax(other, r * vocab, vocab, lq);
+    out.kl[r] = klFromLog(lp, lq);
+    out.top1[r] = argmaxOf(ref, r * vocab, vocab) === argmaxOf(other, r * vocab, vocab) ? 1 : 0;
+    const t = targets[r];
+    out.nllRef[r] = -lp[t];
+    out.nllDelta[r] = lp[t] - lq[t];
+  }
+  return out;
+}
