@@ -63,6 +63,11 @@ export interface Comparison {
   methods: MethodQuality[];
 }
 
+/** A comparison without its per-token arrays (what a cell's JSON holds). */
+export type ComparisonSummary = Omit<Comparison, "methods"> & {
+  methods: Omit<MethodQuality, "perToken">[];
+};
+
 export interface CompareOptions {
   /** Held-out token ids (required; e.g. `model.tokenizer.encode(text)`). */
   ids: number[];

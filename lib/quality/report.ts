@@ -15,7 +15,12 @@ import {
 } from "../plots/quality.ts";
 import { svgToPng } from "../plots/png.ts";
 import { KIT_VERSION } from "../version.ts";
-import { compareMethods, type CompareOptions, type Comparison } from "./compare.ts";
+import {
+  compareMethods,
+  type CompareOptions,
+  type Comparison,
+  type ComparisonSummary,
+} from "./compare.ts";
 import {
   type AblationRow,
   percentileAblation,
@@ -75,7 +80,7 @@ export async function writeFigure(dir: string, name: string, svg: string): Promi
 }
 
 /** The comparison without its per-token arrays (for JSON). */
-export function comparisonSummary(c: Comparison): Record<string, unknown> {
+export function comparisonSummary(c: Comparison): ComparisonSummary {
   return { ...c, methods: c.methods.map(({ perToken: _, ...m }) => m) };
 }
 

@@ -10,7 +10,7 @@ import { writeArrowFile } from "../arrow.ts";
 import { writeFileAtomic } from "../fsutil.ts";
 import { markdownTable, writeTable } from "../reproduce/tables.ts";
 import type { Estimate } from "./bootstrap.ts";
-import { type Comparison, KL_STATISTICS } from "./compare.ts";
+import { type Comparison, type ComparisonSummary, KL_STATISTICS } from "./compare.ts";
 import type { AblationRow, SensitivityRow } from "./sensitivity.ts";
 
 type Row = Record<string, string | number | null>;
@@ -33,7 +33,7 @@ function put(row: Row, name: string, e: Estimate): void {
 }
 
 /** One numeric row per method (what kl.csv / .json / .arrow hold). */
-export function klRows(c: Comparison, model = ""): Row[] {
+export function klRows(c: ComparisonSummary, model = ""): Row[] {
   return c.methods.map((m) => {
     const row: Row = { model, method: m.method };
     for (const s of KL_STATISTICS) put(row, `kl_${s}`, m.kl[s]);
@@ -47,7 +47,7 @@ export function klRows(c: Comparison, model = ""): Row[] {
 }
 
 /** The same rows for reading: `value [lo, hi]` cells (kl.md). */
-export function klDisplayRows(c: Comparison, model?: string): Row[] {
+export function klDisplayRows(c: ComparisonSummary, model?: string): Row[] {
   return c.methods.map((m) => ({
     ...(model ? { model } : {}),
     method: m.method,
@@ -63,7 +63,7 @@ export function klDisplayRows(c: Comparison, model?: string): Row[] {
 }
 
 /** One numeric row per (method, position bucket). */
-export function positionRows(c: Comparison, model = ""): Row[] {
+export function positionRows(c: ComparisonSummary, model = ""): Row[] {
   return c.methods.flatMap((m) =>
     m.byPosition.map((b) => {
       const row: Row = { model, method: m.method, from: b.from, to: b.to, tokens: b.tokens };
