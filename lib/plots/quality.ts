@@ -77,7 +77,8 @@ export function klDistributionPlot(c: Comparison, options: { width?: number } = 
     marginLeft: 60,
     x: {
       type: "log",
-      domain: [Math.max(1e-8, Math.min(...xs)), Math.max(...xs)],
+      // from the 0.5th percentile of all drawn values: a few near-zero tokens would squeeze the rest
+      domain: [Math.max(1e-9, xs.sort((a, b) => a - b)[Math.floor(0.005 * xs.length)]), xs.at(-1)!],
       label: "KL(fp32 ‖ method) of a token, nats (log scale)",
       tickFormat: pow10Label,
       labelAnchor: "center",
@@ -95,7 +96,7 @@ export function klDistributionPlot(c: Comparison, options: { width?: number } = 
     },
     color: { domain: methods, range: colors },
     marks: [
-      Plot.line(points, { x: "x", y: "share", stroke: "method", strokeWidth: 2 }),
+      Plot.line(points, { x: "x", y: "share", stroke: "method", strokeWidth: 2, clip: true }),
       Plot.ruleX(means, { x: "x", stroke: "method", strokeDasharray: "4,3", strokeOpacity: 0.8 }),
     ],
   });
