@@ -69,7 +69,7 @@ export interface SensitivityRow {
   nllDelta: Estimate;
 }
 
-export interface QualityRunOptions {
+export interface VariantRunOptions {
   /** Held-out token ids. */
   ids: number[];
   /** Tokens scored per variant; default 4096. */
@@ -102,7 +102,7 @@ async function withReference<T>(src: VariantSource, f: (ref: Model) => Promise<T
  */
 export async function sensitivity(
   src: VariantSource,
-  options: QualityRunOptions & { groups?: SensitivityGroup[]; layers?: number[] },
+  options: VariantRunOptions & { groups?: SensitivityGroup[]; layers?: number[] },
 ): Promise<SensitivityRow[]> {
   const groups = options.groups ?? SENSITIVITY_GROUPS;
   const layers = options.layers ??
@@ -166,7 +166,7 @@ export interface AblationRow {
  */
 export async function percentileAblation(
   src: VariantSource,
-  options: QualityRunOptions & { percentiles?: number[] },
+  options: VariantRunOptions & { percentiles?: number[] },
 ): Promise<AblationRow[]> {
   const percentiles = options.percentiles ?? ABLATION_PERCENTILES;
   const points: Omit<AblationRow, "kl" | "top1" | "nllDelta">[] = [];

@@ -174,7 +174,7 @@ export function accuracyNotes(): ColumnNote[] {
       kind: "stderr",
       note: "standard error of Avg: √(Σ stderr²) / 6 (the tasks are independent samples)",
     },
-    ...PERPLEXITY_COLUMNS.flatMap((c) => [note(c, "perplexity"), n(c.header)]),
+    ...PERPLEXITY_COLUMNS.flatMap((c) => [note(c, "perplexity"), se(c.header), n(c.header)]),
   ];
 }
 

@@ -47,7 +47,8 @@ type Row = Record<string, string | number | null>;
 
 /**
  * Accuracy rows (model, method; per task metric its value, `±` its standard error and `n` the
- * documents it rests on; Avg and its standard error; the perplexities with their `n`).
+ * documents it rests on; Avg and its standard error; the perplexities with their `n`, and `±`
+ * where lm-eval has one: LAMBADA's, not the corpus perplexities').
  */
 export function accuracyRows(
   cells: { cell: Cell; result?: TaskResult }[],
@@ -88,6 +89,8 @@ export function accuracyRows(
     for (const col of PERPLEXITY_COLUMNS) {
       const r = tasks.get(col.task), m = r?.metrics[col.metric];
       row[col.header] = m?.value ?? null;
+      // lm-eval gives a standard error for LAMBADA's perplexity, none for corpus perplexities
+      row[`${col.header} ±`] = m?.stderr ?? null;
       row[`${col.header} n`] = m ? r?.nEffective ?? null : null;
     }
     rows.push(row);
