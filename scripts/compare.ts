@@ -15,7 +15,7 @@ import { DEFAULT_CALIBRATION, DEFAULT_HELDOUT, EMBEDDED_MODEL } from "../lib/pat
 import { formatSeconds } from "../lib/progress.ts";
 import { METHOD_NAMES, methodSpec } from "../lib/quant/methods.ts";
 import { quantize } from "../lib/quant/quantize.ts";
-import { fmtEstimate } from "../lib/quality/compare.ts";
+import { estimateText } from "../lib/quality/bootstrap.ts";
 import { checkOutDir, runQuality } from "../lib/quality/report.ts";
 import { ABLATION_PERCENTILES } from "../lib/quality/sensitivity.ts";
 import { markdownTable } from "../lib/reproduce/tables.ts";
@@ -158,7 +158,7 @@ await runCli(async () => {
     console.log(
       `\nKL(fp32 ‖ method) per token on ${comparison.tokens} tokens of ${textFile} ` +
         `(${comparison.windows} windows of ${window}; fp32 NLL ${
-          fmtEstimate(comparison.referenceNll)
+          estimateText(comparison.referenceNll)
         } nats/token); ` +
         `95% intervals: bootstrap over windows\n`,
     );

@@ -16,7 +16,8 @@ import { planScales } from "../lib/quant/plan.ts";
 import { quantize } from "../lib/quant/quantize.ts";
 import { fakeQuantReference } from "../lib/quant/reference.ts";
 import { transformWeights } from "../lib/quant/transform.ts";
-import { compareMethods, fmtEstimate } from "../lib/quality/compare.ts";
+import { compareMethods } from "../lib/quality/compare.ts";
+import { estimateText } from "../lib/quality/bootstrap.ts";
 import { openVariant } from "../lib/quality/variants.ts";
 import { collectStats } from "../lib/stats/collect.ts";
 import { loadTokenizer } from "../lib/tokenizer.ts";
@@ -46,7 +47,7 @@ Deno.test("KL of fp32 against itself is exactly 0 at every token", async () => {
   assert.deepEqual(m.kl.max, { value: 0, lo: 0, hi: 0 });
   assert.deepEqual(m.top1, { value: 1, lo: 1, hi: 1 });
   // the reference's NLL is the held-out loss the model card reports (3.98 nats on 50k tokens)
-  assert.ok(Math.abs(c.referenceNll.value - 3.98) < 0.2, fmtEstimate(c.referenceNll));
+  assert.ok(Math.abs(c.referenceNll.value - 3.98) < 0.2, estimateText(c.referenceNll));
 });
 
 Deno.test("a variant with every point selected is the method's own graph", async () => {
@@ -118,9 +119,9 @@ Deno.test("done when (embedded model): quamba's KL below w8a8's, intervals apart
     open,
   });
   const [w8, qb] = c.methods;
-  const msg = `w8a8 ${fmtEstimate(w8.kl.mean)}, quamba ${fmtEstimate(qb.kl.mean)}`;
+  const msg = `w8a8 ${estimateText(w8.kl.mean)}, quamba ${estimateText(qb.kl.mean)}`;
   assert.ok(qb.kl.mean.hi < w8.kl.mean.lo, msg);
-  assert.ok(qb.top1.lo > w8.top1.hi, `top-1: ${fmtEstimate(w8.top1)} vs ${fmtEstimate(qb.top1)}`);
+  assert.ok(qb.top1.lo > w8.top1.hi, `top-1: ${estimateText(w8.top1)} vs ${estimateText(qb.top1)}`);
   assert.ok(qb.kl.median.hi < w8.kl.median.lo);
 });
 
@@ -176,7 +177,7 @@ for (const [name, overrides] of Object.entries(ODD_SHAPES)) {
     const [w8, qb] = c.methods;
     assert.ok(
       qb.kl.mean.hi < w8.kl.mean.lo,
-      `${name}: w8a8 ${fmtEstimate(w8.kl.mean)}, quamba ${fmtEstimate(qb.kl.mean)}`,
+      `${name}: w8a8 ${estimateText(w8.kl.mean)}, quamba ${estimateText(qb.kl.mean)}`,
     );
     await Deno.remove(dir, { recursive: true });
   });

@@ -28,6 +28,23 @@ export interface BootstrapOptions {
   level?: number;
 }
 
+/**
+ * `value [lo, hi]` with 3 significant digits (below 1e-3 in exponent form), times `scale`.
+ *
+ * @example
+ * ```ts
+ * estimateText({ value: 0.5, lo: 0.25, hi: 0.75 }, 100); // "50 [25, 75]"
+ * ```
+ */
+export function estimateText(e: Estimate, scale = 1): string {
+  const f = (x: number) => {
+    const v = x * scale;
+    if (v === 0) return "0";
+    return Math.abs(v) < 1e-3 ? v.toExponential(2) : Number(v.toPrecision(3)).toString();
+  };
+  return `${f(e.value)} [${f(e.lo)}, ${f(e.hi)}]`;
+}
+
 /** Defaults of BootstrapOptions. */
 export const BOOTSTRAP_DEFAULTS: Required<BootstrapOptions> = {
   resamples: 1000,

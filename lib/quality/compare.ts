@@ -16,6 +16,7 @@ import {
   clusterDraws,
   ClusteredSample,
   type Estimate,
+  estimateText,
 } from "./bootstrap.ts";
 import { compareLogits } from "./divergence.ts";
 import { positionBuckets, scoringWindows, type Windows } from "./windows.ts";
@@ -148,7 +149,7 @@ export async function compareMethods(
       const q = summarizeMethod(method, per, w, draws, boot.level, seconds);
       results.push(q);
       options.log?.(
-        `${method}: KL mean ${fmtEstimate(q.kl.mean)}, top-1 ${fmtEstimate(q.top1)} ` +
+        `${method}: KL mean ${estimateText(q.kl.mean)}, top-1 ${estimateText(q.top1)} ` +
           `(${seconds.toFixed(1)} s)`,
       );
     }
@@ -273,12 +274,4 @@ export function summarizeMethod(
     perToken: per,
     seconds,
   };
-}
-
-/** `0.0123 [0.0110, 0.0137]` (4 significant digits). */
-export function fmtEstimate(e: Estimate, digits = 3): string {
-  const f = (
-    x: number,
-  ) => (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(digits + 1) : x.toExponential(digits - 1));
-  return `${f(e.value)} [${f(e.lo)}, ${f(e.hi)}]`;
 }

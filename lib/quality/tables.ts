@@ -9,21 +9,13 @@ import { tableFromArrays } from "apache-arrow";
 import { writeArrowFile } from "../arrow.ts";
 import { writeFileAtomic } from "../fsutil.ts";
 import { markdownTable, writeTable } from "../reproduce/tables.ts";
-import type { Estimate } from "./bootstrap.ts";
+import { type Estimate, estimateText } from "./bootstrap.ts";
+
+export { estimateText };
 import { type Comparison, type ComparisonSummary, KL_STATISTICS } from "./compare.ts";
 import type { AblationRow, SensitivityRow } from "./sensitivity.ts";
 
 type Row = Record<string, string | number | null>;
-
-/** `value [lo, hi]` with 3 significant digits (small numbers in exponent form). */
-export function estimateText(e: Estimate, scale = 1): string {
-  const f = (x: number) => {
-    const v = x * scale;
-    if (v === 0) return "0";
-    return Math.abs(v) < 1e-3 ? v.toExponential(2) : Number(v.toPrecision(3)).toString();
-  };
-  return `${f(e.value)} [${f(e.lo)}, ${f(e.hi)}]`;
-}
 
 /** Adds `name`, `name_lo`, `name_hi` to a numeric row. */
 function put(row: Row, name: string, e: Estimate): void {
