@@ -78,7 +78,7 @@ export interface CompareOptions {
   tokens?: number;
   /** Tokens per window (each from a fresh state); default 256. */
   window?: number;
-  /** Windows per prefill run; default 8. */
+  /** Windows per prefill run; default: up to 16, with at most 64 MiB of logits a run. */
   batch?: number;
   bootstrap?: BootstrapOptions;
   /** Opens a method's model (default: openAnyModel on the checkpoint, calibrated with `calibration`). */
@@ -125,7 +125,10 @@ export async function compareMethods(
     });
     const boot = { ...BOOTSTRAP_DEFAULTS, ...options.bootstrap };
     const draws = clusterDraws(w.inputs.length, boot);
-    const scorer = new WindowScorer(ref, w, options.batch ?? 8, options.cacheBytes ?? 2 ** 30);
+    // windows per run: up to 16, with at most 64 MiB of logits per run
+    const batch = options.batch ??
+      Math.max(1, Math.min(16, Math.floor(2 ** 26 / (w.window * ref.config.vocab_size * 4))));
+    const scorer = new WindowScorer(ref, w, batch, options.cacheBytes ?? 2 ** 30);
     const open = options.open ?? ((method: string) =>
       openAnyModel(source, {
         method,
