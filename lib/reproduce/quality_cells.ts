@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { openCheckpoint } from "../checkpoint.ts";
 import { KitError } from "../errors.ts";
-import { loadModel } from "../model.ts";
+import { loadTokenizer } from "../tokenizer.ts";
 import { DEFAULT_HELDOUT } from "../paths.ts";
 import { compareMethods } from "../quality/compare.ts";
 import { comparisonSummary, writeComparison, writeSensitivity } from "../quality/report.ts";
@@ -41,12 +41,7 @@ export const QUALITY_DEFAULTS: QualityConfig = {
 
 async function heldoutIds(cfg: ReproduceConfig, model: string): Promise<number[]> {
   const q = cfg.quality ?? QUALITY_DEFAULTS;
-  const fp = await loadModel(model, { ep: cfg.ep, threads: cfg.threads });
-  try {
-    return fp.tokenizer.encode(await Deno.readTextFile(q.text));
-  } finally {
-    await fp.close();
-  }
+  return (await loadTokenizer(model)).encode(await Deno.readTextFile(q.text));
 }
 
 /** Compares the grid's methods (all but fp32, the reference) with fp32. */
