@@ -42,7 +42,7 @@ usage: deno task reproduce [options]
   --shard i/n        run the i-th of n slices of the grid (0 <= i < n); then deno task report --out DIR
   --heldout FILE     held-out text for the KL table (default: data/heldout/time_machine.txt)
   --quality-tokens N       tokens per method for the KL table (default 8192; 0: none)
-  --sensitivity-tokens N   tokens per per-tensor sensitivity variant (default 2048; 0: none)
+  --sensitivity-tokens N   tokens per per-tensor sensitivity variant (default 1024; 0: none)
 
 Killed at any point, it starts again where it stopped: a finished cell is never redone.`;
 
