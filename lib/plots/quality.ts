@@ -24,7 +24,14 @@ const PALETTE: Record<string, string> = {
 };
 const EXTRA = ["#edc949", "#ff9da7", "#bab0ab", "#17becf"];
 
-/** A colour per method (the kit's methods fixed, others from a spare palette). */
+/**
+ * A colour per method (the kit's methods fixed, others from a spare palette).
+ *
+ * @example
+ * ```ts
+ * qualityColors(["w8a8", "quamba"]); // ["#4e79a7", "#e15759"]
+ * ```
+ */
 export function qualityColors(methods: string[]): string[] {
   let k = 0;
   return methods.map((m) => PALETTE[m] ?? EXTRA[k++ % EXTRA.length]);

@@ -77,7 +77,14 @@ export function clusterDraws(clusters: number, options: BootstrapOptions = {}): 
   return out;
 }
 
-/** The q-quantile of sorted values (inverse of the empirical distribution function). */
+/**
+ * The q-quantile of sorted values (inverse of the empirical distribution function).
+ *
+ * @example
+ * ```ts
+ * quantileSorted([1, 2, 3, 4], 0.5); // 2
+ * ```
+ */
 export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   return sorted[rankOf(q, sorted.length) - 1];
 }

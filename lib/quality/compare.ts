@@ -174,7 +174,14 @@ export async function compareMethods(
   }
 }
 
-/** The window of every scored token, in window-major order. */
+/**
+ * The window of every scored token, in window-major order.
+ *
+ * @example
+ * ```ts
+ * windowOf(scoringWindows(ids, { tokens: 512, window: 256 })); // 256 zeros, then 256 ones
+ * ```
+ */
 export function windowOf(w: Windows): Int32Array {
   return Int32Array.from(
     { length: w.inputs.length * w.window },
@@ -229,7 +236,15 @@ class WindowScorer {
   }
 }
 
-/** The estimates of one method from its per-token values. */
+/**
+ * The estimates of one method from its per-token values (the same draws for every method, so
+ * that their intervals are paired).
+ *
+ * @example
+ * ```ts
+ * const q = summarizeMethod("w8a8", perToken, windows, clusterDraws(windows.inputs.length), 0.95);
+ * ```
+ */
 export function summarizeMethod(
   method: string,
   per: PerToken,

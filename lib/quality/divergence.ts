@@ -47,7 +47,14 @@ export function klFromLog(lp: Float64Array, lq: Float64Array): number {
   return s;
 }
 
-/** Index of the largest value (the first on ties, as torch.argmax). */
+/**
+ * Index of the largest value (the first on ties, as torch.argmax).
+ *
+ * @example
+ * ```ts
+ * argmaxOf(Float32Array.of(1, 3, 3), 0, 3); // 1
+ * ```
+ */
 export function argmaxOf(x: ArrayLike<number>, offset: number, n: number): number {
   let best = 0, bv = -Infinity;
   for (let i = 0; i < n; i++) {

@@ -71,7 +71,14 @@ export async function checkOutDir(
   }
 }
 
-/** Writes an SVG figure and its PNG; returns the two paths. */
+/**
+ * Writes an SVG figure and its PNG (atomically); returns the two paths.
+ *
+ * @example
+ * ```ts
+ * await writeFigure("out/figures", "kl_distribution", klDistributionPlot(comparison));
+ * ```
+ */
 export async function writeFigure(dir: string, name: string, svg: string): Promise<string[]> {
   const svgPath = join(dir, `${name}.svg`), pngPath = join(dir, `${name}.png`);
   await writeFileAtomic(svgPath, svg);
@@ -79,12 +86,27 @@ export async function writeFigure(dir: string, name: string, svg: string): Promi
   return [svgPath, pngPath];
 }
 
-/** The comparison without its per-token arrays (for JSON). */
+/**
+ * The comparison without its per-token arrays (for JSON).
+ *
+ * @example
+ * ```ts
+ * JSON.stringify(comparisonSummary(comparison));
+ * ```
+ */
 export function comparisonSummary(c: Comparison): ComparisonSummary {
   return { ...c, methods: c.methods.map(({ perToken: _, ...m }) => m) };
 }
 
-/** Writes kl.*, kl_positions.*, kl_tokens.arrow and the two KL figures; returns the files. */
+/**
+ * Writes kl.*, kl_positions.*, kl_tokens.arrow, comparison.json and the two KL figures; returns
+ * the files.
+ *
+ * @example
+ * ```ts
+ * await writeComparison(comparison, { tables: "out", figures: "out/figures" });
+ * ```
+ */
 export async function writeComparison(
   c: Comparison,
   dirs: { tables: string; figures: string },
@@ -120,7 +142,14 @@ export async function writeComparison(
   return files;
 }
 
-/** Writes sensitivity.* / ablation.* and their figures; returns the files. */
+/**
+ * Writes sensitivity.* / ablation.* and their figures; returns the files.
+ *
+ * @example
+ * ```ts
+ * await writeSensitivity({ sensitivity: rows, ablation }, { tables: "out", figures: "out/figures" });
+ * ```
+ */
 export async function writeSensitivity(
   rows: { sensitivity?: SensitivityRow[]; ablation?: AblationRow[] },
   dirs: { tables: string; figures: string },

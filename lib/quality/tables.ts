@@ -24,7 +24,14 @@ function put(row: Row, name: string, e: Estimate): void {
   row[`${name}_hi`] = e.hi;
 }
 
-/** One numeric row per method (what kl.csv / .json / .arrow hold). */
+/**
+ * One numeric row per method (what kl.csv / .json / .arrow hold).
+ *
+ * @example
+ * ```ts
+ * klRows(comparison, "embedded")[0].kl_mean_lo;
+ * ```
+ */
 export function klRows(c: ComparisonSummary, model = ""): Row[] {
   return c.methods.map((m) => {
     const row: Row = { model, method: m.method };
@@ -38,7 +45,14 @@ export function klRows(c: ComparisonSummary, model = ""): Row[] {
   });
 }
 
-/** The same rows for reading: `value [lo, hi]` cells (kl.md). */
+/**
+ * The same rows for reading: `value [lo, hi]` cells (kl.md).
+ *
+ * @example
+ * ```ts
+ * console.log(markdownTable(klDisplayRows(comparison)));
+ * ```
+ */
 export function klDisplayRows(c: ComparisonSummary, model?: string): Row[] {
   return c.methods.map((m) => ({
     ...(model ? { model } : {}),
@@ -54,7 +68,14 @@ export function klDisplayRows(c: ComparisonSummary, model?: string): Row[] {
   }));
 }
 
-/** One numeric row per (method, position bucket). */
+/**
+ * One numeric row per (method, position bucket).
+ *
+ * @example
+ * ```ts
+ * positionRows(comparison).filter((r) => r.method === "quamba");
+ * ```
+ */
 export function positionRows(c: ComparisonSummary, model = ""): Row[] {
   return c.methods.flatMap((m) =>
     m.byPosition.map((b) => {
@@ -66,7 +87,14 @@ export function positionRows(c: ComparisonSummary, model = ""): Row[] {
   );
 }
 
-/** One numeric row per sensitivity cell. */
+/**
+ * One numeric row per sensitivity cell.
+ *
+ * @example
+ * ```ts
+ * sensitivityRows(await sensitivity(src, { ids }));
+ * ```
+ */
 export function sensitivityRows(rows: SensitivityRow[]): Row[] {
   return rows.map((r) => {
     const row: Row = { layer: r.layer, group: r.group, method: r.method };
@@ -78,7 +106,14 @@ export function sensitivityRows(rows: SensitivityRow[]): Row[] {
   });
 }
 
-/** One numeric row per ablation point. */
+/**
+ * One numeric row per ablation point.
+ *
+ * @example
+ * ```ts
+ * ablationRows(await percentileAblation(src, { ids }));
+ * ```
+ */
 export function ablationRows(rows: AblationRow[]): Row[] {
   return rows.map((r) => {
     const row: Row = {
@@ -112,7 +147,14 @@ export async function writeQualityTable(
   await writeFileAtomic(join(dir, `${name}.md`), markdownTable(display));
 }
 
-/** Per-token values of every method (method, window, position, kl, top1, nll_delta). */
+/**
+ * Per-token values of every method (method, window, position, kl, top1, nll_delta).
+ *
+ * @example
+ * ```ts
+ * await writeTokenTable("out/kl_tokens.arrow", comparison);
+ * ```
+ */
 export async function writeTokenTable(path: string, c: Comparison): Promise<void> {
   const n = c.tokens, M = c.methods.length;
   const method: string[] = [], win = new Int32Array(n * M), pos = new Int32Array(n * M);

@@ -26,7 +26,14 @@ import { missingTokenizer } from "../tokenizer.ts";
  */
 export type PointFilter = (layer: number, point: string) => boolean;
 
-/** The parameter name after `.mixer.` and its layer, or undefined for other tensors. */
+/**
+ * The parameter name after `.mixer.` and its layer, or undefined for other tensors.
+ *
+ * @example
+ * ```ts
+ * mixerParam("backbone.layers.3.mixer.in_proj.weight"); // { layer: 3, param: "in_proj.weight" }
+ * ```
+ */
 export function mixerParam(name: string): { layer: number; param: string } | undefined {
   const m = /^backbone\.layers\.(\d+)\.mixer\.(.+)$/.exec(name);
   return m ? { layer: Number(m[1]), param: m[2] } : undefined;
