@@ -62,7 +62,7 @@ Deno.test("reproduce: a small grid end to end, resumed without redoing cells", a
     "--quality-tokens",
     "512",
     "--sensitivity-tokens",
-    "0",
+    "128",
     "--out",
     out,
   ];
@@ -73,7 +73,7 @@ Deno.test("reproduce: a small grid end to end, resumed without redoing cells", a
   assert.match(first.stderr, /shard 0\/2 done/);
   const second = await reproduce(args);
   assert.equal(second.code, 0, second.stderr);
-  assert.match(second.stderr, /7 cells, 4 already done/);
+  assert.match(second.stderr, /8 cells, 4 already done/);
   // the KL table comes first, every number with its interval; accuracy with ± and n
   const kl = second.stdout.indexOf("Distance from fp32"),
     accuracy = second.stdout.indexOf("Accuracy");
@@ -88,6 +88,13 @@ Deno.test("reproduce: a small grid end to end, resumed without redoing cells", a
   assert.deepEqual(klTable.getChild("method")!.toArray(), ["w8a8"]);
   assert.ok(klTable.getChild("kl_mean_lo")!.get(0) <= klTable.getChild("kl_mean")!.get(0));
   assert.ok((await Deno.stat(join(out, "figures", "embedded", "kl_distribution.png"))).size > 1000);
+  // the sensitivity cell: every group of every layer, and the ablation's points
+  const sens = await readArrowFile(join(out, "tables", "sensitivity.arrow"));
+  assert.equal(sens.numRows, 4 * 18);
+  assert.equal((await readArrowFile(join(out, "tables", "ablation.arrow"))).numRows, 16);
+  for (const f of ["sensitivity_heatmap.png", "ablation.png"]) {
+    assert.ok((await Deno.stat(join(out, "figures", "embedded", f))).size > 1000);
+  }
   const acc = await readArrowFile(join(out, "tables", "accuracy.arrow"));
   assert.deepEqual(acc.getChild("method")!.toArray(), ["fp32", "w8a8"]);
   assert.equal(acc.getChild("WinoGrande acc n")!.get(0), 6);
@@ -98,7 +105,7 @@ Deno.test("reproduce: a small grid end to end, resumed without redoing cells", a
   assert.ok((await Deno.stat(join(out, "figures", "embedded", "clipping_u.png"))).size > 1000);
   assert.match(await Deno.readTextFile(join(out, "report.html")), /<html/);
   const again = await reproduce(args);
-  assert.match(again.stderr, /7 cells, 7 already done/);
+  assert.match(again.stderr, /8 cells, 8 already done/);
   const changed = await reproduce([...args.slice(0, -2), "--limit", "7", "--out", out]);
   assert.equal(changed.code, 1);
   assert.match(changed.stderr, /holds a run with other settings/);
