@@ -37,3 +37,11 @@ export { readBenchRows } from "./lib/bench/table.ts";
 export type { BenchRow } from "./lib/bench/table.ts";
 export { epOverhead } from "./lib/bench/kernels.ts";
 export type { EpOverhead } from "./lib/bench/kernels.ts";
+export { compareMethods, percentileAblation, sensitivity } from "./lib/quality/mod.ts";
+export type {
+  CompareOptions,
+  Comparison,
+  Estimate,
+  MethodQuality,
+  SensitivityRow,
+} from "./lib/quality/mod.ts";

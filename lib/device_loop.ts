@@ -12,7 +12,7 @@
  * Glossary: b = batch (sequences), L = layers, e = d_inner, n = d_state, k = conv kernel.
  */
 import { KitError } from "./errors.ts";
-import { IoBinding, OrtValue, RunOptions, Session, Tensor } from "./ort/mod.ts";
+import { type IoBinding, OrtValue, RunOptions, type Session, Tensor } from "./ort/mod.ts";
 import { HostReader } from "./ort/copy_session.ts";
 import type { TensorType } from "./ort/mod.ts";
 import { NEXT_IDS } from "./onnx/next_token.ts";

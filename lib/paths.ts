@@ -50,3 +50,8 @@ export const TASK_PERMISSIONS: readonly string[] = [
   "--allow-ffi",
   "--allow-sys",
 ];
+
+/** Held-out text: *The Time Machine*, never seen by the embedded model (data/heldout/README.md). */
+export const DEFAULT_HELDOUT: string = fileURLToPath(
+  new URL("../data/heldout/time_machine.txt", import.meta.url),
+);

@@ -23,6 +23,7 @@ import { environment } from "../lib/reproduce/environment.ts";
 import { gridCells, modelName, parseShard, shardCells } from "../lib/reproduce/grid.ts";
 import { writeReport } from "../lib/reproduce/report.ts";
 import { readCell } from "../lib/reproduce/tables.ts";
+import { QUALITY_DEFAULTS, qualityGrid } from "../lib/reproduce/quality_cells.ts";
 import { parseEp } from "../lib/runtime.ts";
 import { loadTokenizer } from "../lib/tokenizer.ts";
 
@@ -44,6 +45,9 @@ usage: deno task reproduce [options]
                      reproduce run's (resumed; its settings must match)
   --force            write into --out even if it holds files the kit did not write
   --shard i/n        run the i-th of n slices of the grid (0 <= i < n); then deno task report --out DIR
+  --heldout FILE     held-out text for the KL table (default: data/heldout/time_machine.txt)
+  --quality-tokens N       tokens per method for the KL table (default 8192; 0: none)
+  --sensitivity-tokens N   tokens per per-tensor sensitivity variant (default 1024; 0: none)
 
 Killed at any point, it starts again where it stopped: a finished cell is never redone.`;
 
@@ -64,6 +68,9 @@ await runCli(async () => {
     shard: { type: "string" },
     threads: { type: "string" },
     force: { type: "boolean" },
+    heldout: { type: "string" },
+    "quality-tokens": { type: "string" },
+    "sensitivity-tokens": { type: "string" },
   }, USAGE);
   const models = o.model?.length ? o.model.map(userPath) : [EMBEDDED_MODEL];
   if (new Set(models.map(modelName)).size !== models.length) {
@@ -94,10 +101,20 @@ await runCli(async () => {
       warmup: 2,
       repeats: intOption(o.repeats, "repeats", 3, { min: 1 }),
     },
+    quality: {
+      ...QUALITY_DEFAULTS,
+      text: o.heldout ? userPath(o.heldout) : QUALITY_DEFAULTS.text,
+      tokens: intOption(o["quality-tokens"], "quality-tokens", QUALITY_DEFAULTS.tokens),
+      sensitivityTokens: intOption(
+        o["sensitivity-tokens"],
+        "sensitivity-tokens",
+        QUALITY_DEFAULTS.sensitivityTokens,
+      ),
+    },
   };
   const shard = parseShard(o.shard);
   await preflight(cfg, !!o.force);
-  const cells = shardCells(gridCells(models, methods, tasks), shard);
+  const cells = shardCells(gridCells(models, methods, tasks, qualityGrid(cfg)), shard);
   const todo = [];
   for (const c of cells) if (!(await cellDone(cellFile(cfg.out, c)))) todo.push(c);
   console.error(
@@ -162,6 +179,9 @@ async function preflight(cfg: ReproduceConfig, force: boolean): Promise<void> {
     }
   }
   if (!(await exists(cfg.calib))) throw new KitError(`${cfg.calib}: calibration file not found`);
+  if (cfg.quality && !(await exists(cfg.quality.text))) {
+    throw new KitError(`--heldout ${cfg.quality.text}: held-out text not found`);
+  }
   for (const model of cfg.models) {
     await openCheckpoint(model);
     const tokenizer = await loadTokenizer(model);

@@ -10,6 +10,42 @@ import { htmlTable } from "../lib/report_html/html.ts";
 import { writeReport } from "../lib/reproduce/report.ts";
 import { Page } from "./helpers/chromium.ts";
 import { writeSyntheticStats } from "./helpers/synthetic_stats.ts";
+import { clusterDraws } from "../lib/quality/bootstrap.ts";
+import { type Comparison, summarizeMethod } from "../lib/quality/compare.ts";
+import { comparisonSummary } from "../lib/quality/report.ts";
+import { scoringWindows } from "../lib/quality/windows.ts";
+import { klDistributionPlot } from "../lib/plots/quality.ts";
+
+/** A made-up comparison of w8a8 and quamba with fp32 (KL of w8a8 ten times quamba's). */
+function madeUpComparison(seed: number): Comparison {
+  const w = scoringWindows(Array.from({ length: 257 }, (_, i) => i), { tokens: 256, window: 64 });
+  const draws = clusterDraws(4, { resamples: 100 });
+  let x = seed;
+  const r = () => (x = (x * 16807) % 2147483647) / 2147483647;
+  const m = (name: string, s: number) =>
+    summarizeMethod(
+      name,
+      {
+        kl: Float64Array.from({ length: 256 }, () => s * r()),
+        top1: Uint8Array.from({ length: 256 }, () => (r() < 0.9 ? 1 : 0)),
+        nllDelta: Float64Array.from({ length: 256 }, () => s * (r() - 0.4)),
+      },
+      w,
+      draws,
+      0.95,
+    );
+  return {
+    source: "m",
+    text: "held_out.txt",
+    reference: "fp32",
+    tokens: 256,
+    windows: 4,
+    window: 64,
+    bootstrap: { resamples: 100, seed: 1, level: 0.95, unit: "window" },
+    referenceNll: { value: 4, lo: 3.9, hi: 4.1 },
+    methods: [m("w8a8", 0.1), m("quamba", 0.01)],
+  };
+}
 
 const MODELS = ["/models/mamba-a", "/models/mamba-b"];
 const METHODS = ["fp32", "w8a8", "quamba"];
@@ -42,6 +78,16 @@ async function fixture(): Promise<string> {
     await Deno.writeTextFile(join(out, "cells", `${id}.json`), JSON.stringify(body));
   for (const [i, model] of MODELS.entries()) {
     const m = model.split("/").pop()!;
+    const comparison = madeUpComparison(i + 1);
+    await cell(`quality--${m}`, {
+      cell: { kind: "quality", model, id: `quality--${m}` },
+      comparison: comparisonSummary(comparison),
+    });
+    await Deno.mkdir(join(out, "figures", m), { recursive: true });
+    await Deno.writeTextFile(
+      join(out, "figures", m, "kl_distribution.svg"),
+      klDistributionPlot(comparison),
+    );
     await writeSyntheticStats(join(out, "stats", m), {
       layers: 3,
       hidden: 16 * (i + 1),
@@ -50,10 +96,10 @@ async function fixture(): Promise<string> {
       seed: i + 1,
     });
     for (const [j, method] of METHODS.entries()) {
-      const metric = (name: string, value: number) => ({ [name]: { value } });
+      const metric = (name: string, value: number) => ({ [name]: { value, stderr: 0.05 } });
       await cell(`eval--${m}--${method}--piqa`, {
         cell: { kind: "eval", model, method, task: "piqa", id: `eval--${m}--${method}--piqa` },
-        result: { metrics: metric("acc", 0.6 + 0.02 * j - 0.05 * i) },
+        result: { metrics: metric("acc", 0.6 + 0.02 * j - 0.05 * i), nEffective: 20 },
       });
       await cell(`eval--${m}--${method}--winogrande`, {
         cell: { kind: "eval", model, method, task: "winogrande", id: "-" },
@@ -154,10 +200,25 @@ async function checkPage(page: Page, file: string) {
     assert.ok(f.svgs > 0, `${f.id} has no svg`);
   }
   const rows = await page.evaluate<number[]>(
-    `["table-accuracy", "table-latency", "table-config", "table-environment"]
+    `["table-kl", "table-accuracy", "table-latency", "table-config", "table-environment"]
       .map((id) => document.querySelectorAll("#" + id + " tbody tr").length)`,
   );
-  assert.deepEqual(rows, [6, 6, 12, 3]);
+  assert.deepEqual(rows, [4, 6, 6, 12, 3]);
+  // the KL table comes before the accuracy table, every number with its interval
+  const kl = await page.evaluate<{ before: boolean; cells: string[]; figures: number }>(
+    `(() => { const k = document.getElementById("table-kl"), a = document.getElementById("table-accuracy");
+      return { before: !!(k.compareDocumentPosition(a) & Node.DOCUMENT_POSITION_FOLLOWING),
+        cells: [...k.querySelectorAll("tbody tr:first-child td")].map((t) => t.textContent),
+        figures: document.querySelectorAll(".static-fig svg").length }; })()`,
+  );
+  assert.ok(kl.before, "KL table first");
+  assert.equal(kl.figures, 2); // one kl_distribution figure per model
+  assert.deepEqual(kl.cells.slice(0, 2), ["mamba-a", "w8a8"]);
+  assert.match(kl.cells[2], /^[\d.e-]+ \[[\d.e-]+, [\d.e-]+\]$/);
+  const accHead = await page.evaluate<string[]>(
+    `[...document.querySelectorAll("#table-accuracy th")].map((t) => t.textContent)`,
+  );
+  assert.ok(accHead.includes("PIQA acc ±") && accHead.includes("PIQA acc n"), accHead.join());
   const notes = await page.evaluate<string>(
     `[...document.querySelectorAll("#table-accuracy th")].find((t) => t.textContent === "PIQA acc").title`,
   );

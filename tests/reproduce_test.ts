@@ -8,14 +8,18 @@ import { runTask } from "./helpers/cli.ts";
 
 Deno.test("grid: every cell once, shards partition it deterministically", () => {
   const cells = gridCells(["a/m1", "b/m2"], ["fp32", "quamba"], ["piqa", "winogrande"]);
-  // per model: 1 stats + 1 quantize + 4 evals + 2 latency
-  assert.equal(cells.length, 16);
-  assert.equal(new Set(cells.map((c) => c.id)).size, 16);
-  assert.deepEqual(cells.slice(0, 3).map((c) => c.id), [
+  // per model: 1 stats + 1 quantize + quality + sensitivity + 4 evals + 2 latency
+  assert.equal(cells.length, 20);
+  assert.equal(new Set(cells.map((c) => c.id)).size, 20);
+  assert.deepEqual(cells.slice(0, 5).map((c) => c.id), [
     "stats--m1",
     "quantize--m1--quamba",
+    "quality--m1",
+    "sensitivity--m1",
     "eval--m1--fp32--piqa",
   ]);
+  const plain = gridCells(["a/m1"], ["fp32"], ["piqa"], { sensitivity: false });
+  assert.deepEqual(plain.map((c) => c.kind), ["stats", "eval", "latency"]); // nothing to compare
   const shards = [0, 1, 2].map((i) => shardCells(cells, parseShard(`${i}/3`)));
   assert.deepEqual(shards.flat().map((c) => c.id).sort(), cells.map((c) => c.id).sort());
   assert.deepEqual(shardCells(cells, parseShard("1/3")), shards[1]);
@@ -49,6 +53,10 @@ Deno.test("reproduce: a small grid end to end, resumed without redoing cells", a
     "4",
     "--repeats",
     "1",
+    "--quality-tokens",
+    "512",
+    "--sensitivity-tokens",
+    "128",
     "--out",
     out,
   ];
@@ -58,17 +66,39 @@ Deno.test("reproduce: a small grid end to end, resumed without redoing cells", a
   assert.match(first.stderr, /shard 0\/2 done/);
   const second = await reproduce(args, env);
   assert.equal(second.code, 0, second.stderr);
-  assert.match(second.stderr, /6 cells, 3 already done/);
-  assert.match(second.stdout, /\| embedded \| w8a8 \| – \| – \| – \| – \| – \| 0\.\d+ \|/);
+  assert.match(second.stderr, /8 cells, 4 already done/);
+  // the KL table comes first, every number with its interval; accuracy with ± and n
+  const kl = second.stdout.indexOf("Distance from fp32"),
+    accuracy = second.stdout.indexOf("Accuracy");
+  assert.ok(kl >= 0 && kl < accuracy, second.stdout);
+  assert.match(second.stdout, /\| embedded \| w8a8 \| [\d.e-]+ \[[\d.e-]+, [\d.e-]+\] \|/);
+  assert.match(
+    second.stdout,
+    /\| embedded \| w8a8 \| – \| – \| – \| – \| – \| 0\.\d+ ± 0\.\d+ \|/,
+  );
+  assert.match(second.stdout, /WinoGrande acc \(n=6\)/);
+  const klTable = await readArrowFile(join(out, "tables", "kl.arrow"));
+  assert.deepEqual(klTable.getChild("method")!.toArray(), ["w8a8"]);
+  assert.ok(klTable.getChild("kl_mean_lo")!.get(0) <= klTable.getChild("kl_mean")!.get(0));
+  assert.ok((await Deno.stat(join(out, "figures", "embedded", "kl_distribution.png"))).size > 1000);
+  // the sensitivity cell: every group of every layer, and the ablation's points
+  const sens = await readArrowFile(join(out, "tables", "sensitivity.arrow"));
+  assert.equal(sens.numRows, 4 * 18);
+  assert.equal((await readArrowFile(join(out, "tables", "ablation.arrow"))).numRows, 16);
+  for (const f of ["sensitivity_heatmap.png", "ablation.png"]) {
+    assert.ok((await Deno.stat(join(out, "figures", "embedded", f))).size > 1000);
+  }
   const acc = await readArrowFile(join(out, "tables", "accuracy.arrow"));
   assert.deepEqual(acc.getChild("method")!.toArray(), ["fp32", "w8a8"]);
-  for (const f of ["latency.md", "latency.csv", "accuracy.json"]) {
+  assert.equal(acc.getChild("WinoGrande acc n")!.get(0), 6);
+  assert.ok(acc.getChild("WinoGrande acc ±")!.get(0) > 0);
+  for (const f of ["latency.md", "latency.csv", "accuracy.json", "kl.md", "kl_positions.csv"]) {
     assert.ok((await Deno.stat(join(out, "tables", f))).size > 0);
   }
   assert.ok((await Deno.stat(join(out, "figures", "embedded", "clipping_u.png"))).size > 1000);
   assert.match(await Deno.readTextFile(join(out, "report.html")), /<html/);
   const again = await reproduce(args, env);
-  assert.match(again.stderr, /6 cells, 6 already done/);
+  assert.match(again.stderr, /8 cells, 8 already done/);
   const changed = await reproduce([...args.slice(0, -2), "--limit", "7", "--out", out], env);
   assert.equal(changed.code, 1);
   assert.match(changed.stderr, /holds a run with other settings/);
@@ -94,6 +124,10 @@ Deno.test("reproduce: a small grid end to end, resumed without redoing cells", a
   const redo = await reproduce(args, env);
   assert.equal(redo.code, 0, redo.stderr);
   assert.match(redo.stderr, /damaged cell result .*redoing that cell/);
-  assert.match(redo.stderr, /6 cells, 5 already done/);
+  assert.match(redo.stderr, /8 cells, 7 already done/);
   assert.deepEqual(await table(out), await table(out2));
+  // and the KL table too: the same numbers, intervals included, in one go as in two shards
+  const klRows = async (dir: string) =>
+    JSON.parse(await Deno.readTextFile(join(dir, "tables", "kl.json"))).rows;
+  assert.deepEqual(await klRows(out2), await klRows(out));
 });

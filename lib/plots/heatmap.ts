@@ -19,7 +19,12 @@ const SCHEME = "YlOrRd";
  * A log colour ramp with its axis, drawn with Plot (Plot's own ramp legend needs a canvas). The
  * axis is linear in log10(value), so that every 1-2-5 tick keeps its label.
  */
-function logLegend(domain: [number, number], label: string, width: number): Block {
+export function logLegend(
+  domain: [number, number],
+  label: string,
+  width: number,
+  ticks: number[] = logTicks(domain),
+): Block {
   const n = 64, [lo, hi] = domain.map(Math.log10);
   const steps = Array.from({ length: n }, (_, i) => ({
     a: lo + (hi - lo) * i / n,
@@ -35,7 +40,7 @@ function logLegend(domain: [number, number], label: string, width: number): Bloc
     x: {
       domain: [lo, hi],
       label: null,
-      ticks: logTicks(domain).map(Math.log10),
+      ticks: ticks.map(Math.log10),
       tickFormat: (t: number) => fmt(10 ** t),
     },
     y: { axis: null },

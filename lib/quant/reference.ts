@@ -27,17 +27,24 @@ export async function fakeQuantReference(
   config: MambaConfig,
   src: WeightSource,
   plan: QuantPlan,
-  options: { smoothing?: Smoothing; quantize?: boolean } = {},
+  options: {
+    smoothing?: Smoothing;
+    quantize?: boolean;
+    /** Quantize only the points it selects: activations by ActName, mixer parameters by their
+     * name after `.mixer.` (`in_proj.weight`, `A_log`, ...); default all. */
+    only?: (layer: number, point: string) => boolean;
+  } = {},
 ): Promise<ReferenceMamba> {
   const quantize = options.quantize ?? true, e = config.intermediate_size;
   const w = new Map<string, Float32Array>();
   const names = [...expectedTensors(config).keys()];
   for (const name of names) {
     const x = await src.read(name);
+    const m = /^backbone\.layers\.(\d+)\.mixer\.(.+)$/.exec(name);
     const q = quantize &&
       [...PROJECTIONS.map((p) => `${p}.weight`), ...QUANTIZED_PARAMS].some((p) =>
         name.endsWith(`.mixer.${p}`)
-      );
+      ) && (!options.only || (m !== null && options.only(Number(m[1]), m[2])));
     w.set(name, q ? (({ q, scale }) => dequantize(q, scale))(quantizeTensor(x)) : x);
   }
   if (config.tie_word_embeddings) w.set("lm_head.weight", w.get("backbone.embeddings.weight")!);
@@ -57,7 +64,7 @@ export async function fakeQuantReference(
         }
         if (plan.spec.hadamardY) x = Float64Array.from(hadamardRows(Float32Array.from(x), e));
       }
-      if (!quantize) return x;
+      if (!quantize || (options.only && !options.only(layer, name))) return x;
       if (plan.spec.dynamic) {
         let amax = 0;
         for (const a of x) amax = Math.max(amax, Math.abs(Math.fround(a)));

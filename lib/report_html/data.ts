@@ -17,6 +17,7 @@ import {
 import { modelName } from "../reproduce/grid.ts";
 import { ACCURACY_COLUMNS, PERPLEXITY_COLUMNS } from "../reproduce/tables.ts";
 import { KIT_VERSION } from "../version.ts";
+import { estimateText } from "../quality/tables.ts";
 
 /** One row of a results table (column header → value; null where a cell is missing). */
 export type TableRow = Record<string, string | number | null>;
@@ -30,7 +31,15 @@ export interface ResultTable {
 /** What one column of a table measures. */
 export interface ColumnNote {
   header: string;
-  kind: "accuracy" | "perplexity" | "average" | "latency" | "size" | "setting";
+  kind:
+    | "accuracy"
+    | "perplexity"
+    | "average"
+    | "latency"
+    | "size"
+    | "setting"
+    | "stderr"
+    | "count";
   note: string;
 }
 
@@ -57,10 +66,51 @@ export interface ReportData {
   created: string;
   config: Record<string, unknown>;
   environment: Record<string, unknown> | null;
+  /** KL from fp32 per (model, method), `value [lo, hi]` cells (tables/kl.json). */
+  kl: ResultTable;
   accuracy: ResultTable;
   latency: ResultTable;
   notes: { accuracy: ColumnNote[]; latency: ColumnNote[] };
+  /** The quality figures of each model (figures/<model>/*.svg), drawn by the kit. */
+  qualityFigures: { model: string; name: string; svg: string }[];
   stats: ModelStats[];
+}
+
+/** The quality figures shown, in order (written by the quality and sensitivity cells). */
+export const QUALITY_FIGURES = [
+  "kl_distribution",
+  "kl_by_position",
+  "sensitivity_heatmap",
+  "ablation",
+];
+
+const ESTIMATE_HEADERS: Record<string, string> = {
+  kl_mean: "KL mean",
+  kl_median: "KL median",
+  kl_p90: "KL p90",
+  kl_p99: "KL p99",
+  kl_max: "KL max",
+  top1: "top-1 agree %",
+  nll_delta: "Δ log-ppl (nats)",
+  ppl_ratio: "ppl ratio",
+};
+
+/**
+ * Numeric rows with `x`, `x_lo`, `x_hi` columns as `value [lo, hi]` cells (top-1 in %), other
+ * columns as they are.
+ */
+export function estimateRows(rows: TableRow[]): TableRow[] {
+  return rows.map((r) => {
+    const out: TableRow = {};
+    for (const [k, v] of Object.entries(r)) {
+      if (k.endsWith("_lo") || k.endsWith("_hi")) continue;
+      if (typeof v === "number" && typeof r[`${k}_lo`] === "number") {
+        const e = { value: v, lo: r[`${k}_lo`] as number, hi: r[`${k}_hi`] as number };
+        out[ESTIMATE_HEADERS[k] ?? k] = estimateText(e, k === "top1" ? 100 : 1);
+      } else out[k] = v;
+    }
+    return out;
+  });
 }
 
 /** The tensors whose statistics the figures use. */
@@ -102,14 +152,29 @@ export function accuracyNotes(): ColumnNote[] {
       METRIC_NOTES[`${c.task}.${c.metric}`] ?? METRIC_NOTES[c.metric] ?? ""
     }`,
   });
+  const se = (header: string): ColumnNote => ({
+    header: `${header} ±`,
+    kind: "stderr",
+    note: `standard error of ${header} (lm-eval's: sample standard deviation / √n)`,
+  });
+  const n = (header: string): ColumnNote => ({
+    header: `${header} n`,
+    kind: "count",
+    note: `documents ${header} rests on`,
+  });
   return [
-    ...ACCURACY_COLUMNS.map((c) => note(c, "accuracy")),
+    ...ACCURACY_COLUMNS.flatMap((c) => [note(c, "accuracy"), se(c.header), n(c.header)]),
     {
       header: "Avg",
       kind: "average",
       note: `mean of the ${ACCURACY_COLUMNS.length} accuracy columns (empty unless all were run)`,
     },
-    ...PERPLEXITY_COLUMNS.map((c) => note(c, "perplexity")),
+    {
+      header: "Avg ±",
+      kind: "stderr",
+      note: "standard error of Avg: √(Σ stderr²) / 6 (the tasks are independent samples)",
+    },
+    ...PERPLEXITY_COLUMNS.flatMap((c) => [note(c, "perplexity"), se(c.header), n(c.header)]),
   ];
 }
 
@@ -230,11 +295,23 @@ export async function reportData(out: string): Promise<ReportData> {
     const dir = join(out, "stats", m);
     if (await exists(join(dir, "scalars.arrow"))) stats.push(await modelStats(dir, m, perModel));
   }
+  const kl = await readJson<ResultTable>(join(out, "tables", "kl.json"), empty);
+  const qualityFigures = [];
+  for (const m of models) {
+    for (const name of QUALITY_FIGURES) {
+      const file = join(out, "figures", m, `${name}.svg`);
+      if (await exists(file)) {
+        qualityFigures.push({ model: m, name, svg: await Deno.readTextFile(file) });
+      }
+    }
+  }
   return {
     kitVersion: KIT_VERSION,
     created: new Date().toISOString(),
     config,
     environment: await readJson(join(out, "environment.json"), null),
+    kl: { metadata: kl.metadata, rows: estimateRows(kl.rows) },
+    qualityFigures,
     accuracy: await readJson(join(out, "tables", "accuracy.json"), empty),
     latency: await readJson(join(out, "tables", "latency.json"), empty),
     notes: { accuracy: accuracyNotes(), latency: latencyNotes(config) },

@@ -119,8 +119,37 @@ figure.fig { margin: 20px 0; } figcaption { margin-bottom: 6px; } figcaption b {
 .control { margin-right: 16px; font-size: 14px; } .controls { margin: 8px 0; }
 .plot { margin-top: 6px; min-height: 40px; } .plot .error { color: #b00020; }
 .empty { color: var(--muted); font-style: italic; }
+.static-fig svg { max-width: 100%; height: auto; }
 footer { margin-top: 3em; color: var(--muted); font-size: 12px; }
 `;
+
+const FIGURE_TITLES: Record<string, string> = {
+  kl_distribution: "Per-token KL from fp32, every method.",
+  kl_by_position: "KL by position in the window.",
+  sensitivity_heatmap: "Per-tensor sensitivity.",
+  ablation: "Ablation: percentile of u and Hadamard on y.",
+};
+
+/** The KL table and the quality figures (static SVG drawn by the kit). */
+function qualitySection(data: ReportData): string {
+  if (!data.kl.rows.length && !data.qualityFigures.length) {
+    return `<p class="empty">No quality results in this folder (tables/kl.json).</p>`;
+  }
+  const text = data.kl.metadata.text ? ` on ${escapeHtml(data.kl.metadata.text)}` : "";
+  return `<p>How far each method's next-token distributions are from the fp32 model's${text}: ` +
+    `per-token KL(fp32 ‖ method) over the full vocabulary (nats), how often the top token is ` +
+    `fp32's, and the change in log-perplexity. Every number has its 95% interval in brackets ` +
+    `(${escapeHtml(data.kl.metadata.interval ?? "bootstrap over windows")}). Unlike the ` +
+    `accuracies below, these tell methods apart on a small model.</p>
+${htmlTable(data.kl, [], "table-kl")}
+${
+      data.qualityFigures.map((f) =>
+        `<figure class="fig static-fig" id="fig-${f.name}-${escapeHtml(f.model)}"><figcaption><b>` +
+        `${escapeHtml(FIGURE_TITLES[f.name] ?? f.name)}</b> ${escapeHtml(f.model)}</figcaption>` +
+        `${f.svg.replace(/^<\?xml[^>]*>\s*/, "")}</figure>`
+      ).join("\n")
+    }`;
+}
 
 /**
  * The whole page: tables, notes, figure containers, the run's config and environment, the data
@@ -194,17 +223,26 @@ ${
   }. Report made ${escapeHtml(data.created)} by quamba-kit ${
     escapeHtml(data.kitVersion)
   }; this file is self-contained (figures drawn by Observable Plot, inlined).</p>
-<nav><a href="#accuracy">Accuracy</a><a href="#latency">Latency and size</a>` +
+<nav><a href="#quality">Distance from fp32</a><a href="#accuracy">Accuracy</a><a href="#latency">Latency and size</a>` +
     `<a href="#outliers">Outliers</a><a href="#run">Run</a></nav>
+
+<h2 id="quality">Distance from fp32</h2>
+${qualitySection(data)}
 
 <h2 id="accuracy">Accuracy</h2>
 <p>Rows: model × method. Accuracies are 0-shot, higher is better; perplexities, lower is better${
       data.config.limit
         ? `; at most ${escapeHtml(String(data.config.limit))} examples per task`
         : ""
-    }. Hover a header for its metric.</p>
+    }. Columns ending in ± are standard errors, in n the documents a number rests on. Hover a ` +
+    `header for its metric.</p>
 ${htmlTable(data.accuracy, data.notes.accuracy, "table-accuracy")}
-${notesList(data.notes.accuracy, accCols)}
+${
+      notesList(
+        data.notes.accuracy.filter((n) => n.kind !== "stderr" && n.kind !== "count"),
+        accCols,
+      )
+    }
 ${
       hasAcc
         ? figureBox(

@@ -21,6 +21,8 @@ import { statsFromTables } from "../stats/view.ts";
 import { summarize, timeit } from "../stats_time.ts";
 import { loadTokenizer } from "../tokenizer.ts";
 import { type Cell, modelName } from "./grid.ts";
+import { ABLATION_PERCENTILES } from "../quality/sensitivity.ts";
+import { qualityCell, type QualityConfig, sensitivityCell } from "./quality_cells.ts";
 
 /** What a reproduction runs with (recorded in config.json). */
 export interface ReproduceConfig {
@@ -38,6 +40,8 @@ export interface ReproduceConfig {
   ep: Ep;
   threads?: number;
   latency: { prompt: number; gen: number; warmup: number; repeats: number };
+  /** The quality cells' held-out text and token counts (default QUALITY_DEFAULTS). */
+  quality?: QualityConfig;
 }
 
 /** Where a cell's result goes. */
@@ -114,6 +118,12 @@ export async function runCell(cfg: ReproduceConfig, cell: Cell): Promise<Record<
     case "latency":
       result = await latencyCell(cfg, cell);
       break;
+    case "quality":
+      result = await qualityCell(cfg, cell.model);
+      break;
+    case "sensitivity":
+      result = await sensitivityCell(cfg, cell.model);
+      break;
   }
   result = { cell, ...result, seconds: (performance.now() - t0) / 1000 };
   await writeFileAtomic(cellFile(cfg.out, cell), JSON.stringify(result, null, 1) + "\n");
@@ -127,7 +137,12 @@ async function statsCell(cfg: ReproduceConfig, model: string): Promise<Record<st
     maxLen: cfg.maxLen,
   });
   const dir = join(cfg.out, "stats", modelName(model));
-  await writeStats(dir, await collectStats(ckpt, calib, { ep: cfg.ep, threads: cfg.threads }));
+  // the EMA of every percentile of the ablation (the sensitivity cell's), besides the run's
+  const emaPercentiles = [...new Set([cfg.percentile, ...ABLATION_PERCENTILES])];
+  await writeStats(
+    dir,
+    await collectStats(ckpt, calib, { ep: cfg.ep, threads: cfg.threads, emaPercentiles }),
+  );
   const figures = join(cfg.out, "figures", modelName(model));
   const written: string[] = [];
   for (const f of allFigures(await readStatsTables(dir))) {

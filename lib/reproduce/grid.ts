@@ -1,13 +1,14 @@
 /**
  * The grid of work `deno task reproduce` does, as independent cells with stable ids: statistics
- * per model, a quantized folder per (model, method), an evaluation per (model, method, task) and
- * a latency measurement per (model, method). A cell's result is one JSON file; a cell whose file
+ * per model, a quantized folder per (model, method), the quality comparison with fp32 and the
+ * per-tensor sensitivity per model, an evaluation per (model, method, task) and a latency
+ * measurement per (model, method). A cell's result is one JSON file; a cell whose file
  * exists is done, which makes runs resumable and lets shards of one grid run on many machines.
  */
 import { basename, resolve } from "node:path";
 import { KitError } from "../errors.ts";
 
-export type CellKind = "stats" | "quantize" | "eval" | "latency";
+export type CellKind = "stats" | "quantize" | "quality" | "sensitivity" | "eval" | "latency";
 
 /** One unit of work. */
 export interface Cell {
@@ -27,7 +28,8 @@ export function modelName(dir: string): string {
 
 /**
  * Every cell of a grid, in a deterministic order (models, then per model: statistics,
- * quantization, evaluation, latency).
+ * quantization, quality, sensitivity, evaluation, latency). `quality` (a method other than fp32
+ * to compare) and `sensitivity` cells are on unless turned off in `options`.
  *
  * @example
  * ```ts
@@ -35,7 +37,12 @@ export function modelName(dir: string): string {
  * // stats--embedded, quantize--embedded--quamba, eval--embedded--fp32--piqa, ...
  * ```
  */
-export function gridCells(models: string[], methods: string[], tasks: string[]): Cell[] {
+export function gridCells(
+  models: string[],
+  methods: string[],
+  tasks: string[],
+  options: { quality?: boolean; sensitivity?: boolean } = {},
+): Cell[] {
   const out: Cell[] = [];
   for (const model of models) {
     const m = modelName(model);
@@ -44,6 +51,12 @@ export function gridCells(models: string[], methods: string[], tasks: string[]):
       if (method !== "fp32" && method !== "fp16") {
         out.push({ kind: "quantize", model, method, id: `quantize--${m}--${method}` });
       }
+    }
+    if ((options.quality ?? true) && methods.some((x) => x !== "fp32")) {
+      out.push({ kind: "quality", model, id: `quality--${m}` });
+    }
+    if (options.sensitivity ?? true) {
+      out.push({ kind: "sensitivity", model, id: `sensitivity--${m}` });
     }
     for (const method of methods) {
       for (const task of tasks) {

@@ -67,7 +67,11 @@ export async function readCell(file: string): Promise<{ cell: Cell; [k: string]:
 
 type Row = Record<string, string | number | null>;
 
-/** Accuracy rows (model, method, one column per task metric, avg, perplexities). */
+/**
+ * Accuracy rows (model, method; per task metric its value, `±` its standard error and `n` the
+ * documents it rests on; Avg and its standard error; the perplexities with their `n`, and `±`
+ * where lm-eval has one: LAMBADA's, not the corpus perplexities').
+ */
 export function accuracyRows(
   cells: { cell: Cell; result?: TaskResult }[],
   methods: string[],
@@ -88,21 +92,65 @@ export function accuracyRows(
     const [model, method] = k.split("\u0000");
     const tasks = byKey.get(k)!;
     const row: Row = { model: modelName(model), method };
-    const accs: number[] = [];
+    const accs: number[] = [], ses: number[] = [];
     for (const col of ACCURACY_COLUMNS) {
-      const v = tasks.get(col.task)?.metrics[col.metric]?.value ?? null;
-      row[col.header] = v;
-      if (v !== null) accs.push(v);
+      const r = tasks.get(col.task), m = r?.metrics[col.metric];
+      row[col.header] = m?.value ?? null;
+      row[`${col.header} ±`] = m?.stderr ?? null;
+      row[`${col.header} n`] = m ? r?.nEffective ?? null : null;
+      if (m) {
+        accs.push(m.value);
+        ses.push(m.stderr ?? NaN);
+      }
     }
-    row["Avg"] = accs.length === ACCURACY_COLUMNS.length
-      ? accs.reduce((a, b) => a + b, 0) / accs.length
-      : null;
+    const all = accs.length === ACCURACY_COLUMNS.length;
+    row["Avg"] = all ? accs.reduce((a, b) => a + b, 0) / accs.length : null;
+    // the tasks are independent samples: the variance of the mean of six is Σ se² / 36
+    const avgSe = Math.sqrt(ses.reduce((a, b) => a + b * b, 0)) / ses.length;
+    row["Avg ±"] = all && Number.isFinite(avgSe) ? avgSe : null;
     for (const col of PERPLEXITY_COLUMNS) {
-      row[col.header] = tasks.get(col.task)?.metrics[col.metric]?.value ?? null;
+      const r = tasks.get(col.task), m = r?.metrics[col.metric];
+      row[col.header] = m?.value ?? null;
+      // lm-eval gives a standard error for LAMBADA's perplexity, none for corpus perplexities
+      row[`${col.header} ±`] = m?.stderr ?? null;
+      row[`${col.header} n`] = m ? r?.nEffective ?? null : null;
     }
     rows.push(row);
   }
   return rows;
+}
+
+/**
+ * The accuracy rows for reading: `value ± stderr` cells, and the number of documents in the
+ * header when every row has the same (else in the cell).
+ */
+export function accuracyDisplayRows(rows: Row[]): Row[] {
+  const headers = [
+    ...ACCURACY_COLUMNS.map((c) => c.header),
+    "Avg",
+    ...PERPLEXITY_COLUMNS.map((c) => c.header),
+  ];
+  const sharedN = new Map<string, number | null>();
+  for (const h of headers) {
+    const ns = new Set(rows.map((r) => r[`${h} n`]).filter((n) => n !== null && n !== undefined));
+    sharedN.set(h, ns.size === 1 ? [...ns][0] as number : null);
+  }
+  return rows.map((r) => {
+    const out: Row = { model: r.model, method: r.method };
+    for (const h of headers) {
+      const n = sharedN.get(h), v = r[h], se = r[`${h} ±`];
+      const title = n ? `${h} (n=${n})` : h;
+      if (v === null || v === undefined) {
+        out[title] = null;
+        continue;
+      }
+      let text = cellText(v);
+      if (typeof se === "number") text += ` ± ${cellText(se)}`;
+      if (!n && typeof r[`${h} n`] === "number") text += ` (n=${r[`${h} n`]})`;
+      out[title] = text;
+    }
+    return out;
+  });
 }
 
 /** Latency rows: TTFT, TPOT, TTLT medians (ms), state size, from the latency cells. */
@@ -128,7 +176,8 @@ export function latencyRows(cells: Record<string, unknown>[], methods: string[])
   );
 }
 
-function cellText(v: string | number | null | undefined): string {
+/** A number as the tables print it (4 decimals below 10, 2 below 1000, none above). */
+export function cellText(v: string | number | null | undefined): string {
   if (v === null || v === undefined) return "–";
   if (typeof v === "string") return v;
   if (Number.isInteger(v)) return String(v);
