@@ -1,18 +1,14 @@
 /**
- * `Model`: a Mamba language model running in onnxruntime, from a checkpoint folder.
+ * `Model`: a language model (Mamba-1 or Jamba, lib/arch/registry.ts) running in onnxruntime, from
+ * a checkpoint folder.
  */
 import * as ort from "onnxruntime-node";
 import { join } from "node:path";
 import { type Checkpoint, openCheckpoint } from "./checkpoint.ts";
-import type { MambaConfig } from "./config.ts";
+import { archOfConfig, type ModelConfig, type StateTensorSpec } from "./arch/registry.ts";
 import { KitError } from "./errors.ts";
-import {
-  buildDecode,
-  buildPrefill,
-  type GraphOptions,
-  PARALLEL_SCAN_MAX,
-  type WeightSource,
-} from "./mamba_onnx.ts";
+import { type GraphOptions, PARALLEL_SCAN_MAX, type WeightSource } from "./mamba_onnx.ts";
+import { makeState, type ModelState, zeroState } from "./state.ts";
 import { writeModelFolder } from "./onnx/save.ts";
 import { createSession, type Ep, parseEp } from "./runtime.ts";
 import { loadTokenizer, missingTokenizer, type Tokenizer } from "./tokenizer.ts";
@@ -43,14 +39,12 @@ export interface LoadOptions {
   deviceStates?: boolean;
 }
 
-/** The recurrent state of a batch of sequences: per layer, conv window and SSM state. */
-export interface MambaState {
-  batch: number;
-  /** per layer [b, e, k-1] */
-  conv: ort.Tensor[];
-  /** per layer [b, e, n] */
-  ssm: ort.Tensor[];
-}
+export type { ModelState } from "./state.ts";
+/**
+ * The state of a batch of sequences (the name from before Jamba; see `ModelState`): for Mamba,
+ * per layer `conv[i]` [b, e, k-1] and `ssm[i]` [b, e, n].
+ */
+export type MambaState = ModelState;
 
 export interface GenerateOptions {
   /** Number of tokens to generate (fewer if `stopAtEos` and the model ends the text). */
@@ -63,7 +57,8 @@ export interface GenerateOptions {
 
 /** The public face of a model, full-precision or quantized. */
 export interface Model {
-  readonly config: MambaConfig;
+  /** The resolved config (`model_type` says which architecture). */
+  readonly config: ModelConfig;
   readonly tokenizer: Tokenizer;
   /** Where the model came from. */
   readonly source: string;
@@ -76,6 +71,8 @@ export interface Model {
   generate(ids: number[], options: GenerateOptions): Promise<number[]>;
   /** A zero state for `batch` sequences. */
   initialState(batch: number): MambaState;
+  /** The tensors of a state (names, shapes, which grow with the tokens seen). */
+  readonly stateLayout: readonly StateTensorSpec[];
   /** Runs equal-length sequences from `state`: logits [b, l, v] and the state after them. */
   prefill(
     ids: number[][],
@@ -91,8 +88,9 @@ export interface Model {
 
 /** A model whose prefill and decode graphs are ONNX files in a folder. */
 export class OnnxModel implements Model {
+  readonly stateLayout: readonly StateTensorSpec[];
   constructor(
-    readonly config: MambaConfig,
+    readonly config: ModelConfig,
     readonly tokenizer: Tokenizer,
     readonly source: string,
     readonly ep: Ep,
@@ -101,14 +99,15 @@ export class OnnxModel implements Model {
     private readonly decodeSession: ort.InferenceSession,
     /** The longest prefill one run of the graph takes (longer inputs go in pieces). */
     readonly maxPrefill: number = Infinity,
-  ) {}
+  ) {
+    this.stateLayout = archOfConfig(config).stateLayout(config);
+  }
 
   /** Output locations that keep the states of `config` on the GPU (session option). */
-  static deviceStateLocations(config: MambaConfig): Record<string, "cpu" | "gpu-buffer"> {
+  static deviceStateLocations(config: ModelConfig): Record<string, "cpu" | "gpu-buffer"> {
     const loc: Record<string, "cpu" | "gpu-buffer"> = { logits: "cpu" };
-    for (let i = 0; i < config.num_hidden_layers; i++) {
-      loc[`present_conv.${i}`] = "gpu-buffer";
-      loc[`present_ssm.${i}`] = "gpu-buffer";
+    for (const t of archOfConfig(config).stateLayout(config)) {
+      loc[`present_${t.name}`] = "gpu-buffer";
     }
     return loc;
   }
@@ -117,7 +116,7 @@ export class OnnxModel implements Model {
   static async open(
     dir: string,
     meta: {
-      config: MambaConfig;
+      config: ModelConfig;
       tokenizer: Tokenizer;
       source: string;
       method: string;
@@ -146,35 +145,30 @@ export class OnnxModel implements Model {
   }
 
   initialState(batch: number): MambaState {
-    const { intermediate_size: e, state_size: n, conv_kernel: k } = this.config;
-    const L = this.config.num_hidden_layers;
-    return {
-      batch,
-      conv: Array.from(
-        { length: L },
-        () => new ort.Tensor("float32", new Float32Array(batch * e * (k - 1)), [batch, e, k - 1]),
-      ),
-      ssm: Array.from(
-        { length: L },
-        () => new ort.Tensor("float32", new Float32Array(batch * e * n), [batch, e, n]),
-      ),
-    };
+    return zeroState([...this.stateLayout], batch);
   }
 
   private feeds(ids: ort.Tensor, state: MambaState): Record<string, ort.Tensor> {
     const f: Record<string, ort.Tensor> = { input_ids: ids };
-    state.conv.forEach((t, i) => f[`past_conv.${i}`] = t);
-    state.ssm.forEach((t, i) => f[`past_ssm.${i}`] = t);
+    for (const t of this.stateLayout) {
+      const x = state.tensors?.[t.name];
+      if (!x) throw new KitError(`the state lacks '${t.name}' (a state of another model?)`);
+      f[`past_${t.name}`] = x;
+    }
     return f;
   }
 
-  private stateOf(out: ort.InferenceSession.OnnxValueMapType, batch: number): MambaState {
-    const L = this.config.num_hidden_layers;
-    return {
+  private stateOf(
+    out: ort.InferenceSession.OnnxValueMapType,
+    batch: number,
+    seen: number,
+  ): MambaState {
+    return makeState(
+      [...this.stateLayout],
       batch,
-      conv: Array.from({ length: L }, (_, i) => out[`present_conv.${i}`] as ort.Tensor),
-      ssm: Array.from({ length: L }, (_, i) => out[`present_ssm.${i}`] as ort.Tensor),
-    };
+      seen,
+      (t) => out[`present_${t.name}`] as ort.Tensor,
+    );
   }
 
   private checkIds(ids: number[]): void {
@@ -194,10 +188,13 @@ export class OnnxModel implements Model {
     }
     ids.forEach((s) => this.checkIds(s));
     state ??= this.initialState(b);
+    if (state.batch !== b) {
+      throw new KitError(`prefill: ${b} sequences for a state of a batch of ${state.batch}`);
+    }
     if (l > this.maxPrefill) return await this.prefillInPieces(ids, state);
     const t = new ort.Tensor("int64", BigInt64Array.from(ids.flat(), BigInt), [b, l]);
     const out = await this.prefillSession.run(this.feeds(t, state));
-    return { logits: out.logits.data as Float32Array, state: this.stateOf(out, b) };
+    return { logits: out.logits.data as Float32Array, state: this.stateOf(out, b, state.seen + l) };
   }
 
   /**
@@ -231,11 +228,14 @@ export class OnnxModel implements Model {
     }
     const t = new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [ids.length]);
     const out = await this.decodeSession.run(this.feeds(t, state));
-    return { logits: out.logits.data as Float32Array, state: this.stateOf(out, ids.length) };
+    return {
+      logits: out.logits.data as Float32Array,
+      state: this.stateOf(out, ids.length, state.seen + 1),
+    };
   }
 
   disposeState(state: MambaState): void {
-    for (const t of [...state.conv, ...state.ssm]) if (t.location === "gpu-buffer") t.dispose();
+    for (const t of Object.values(state.tensors)) if (t.location === "gpu-buffer") t.dispose();
   }
 
   async logits(ids: number[]): Promise<Float32Array> {
@@ -321,13 +321,14 @@ export function maxPrefillOf(opt: GraphOptions): number {
 /** Writes `prefill.onnx`, `decode.onnx` and their shared `weights.bin` into `dir`. */
 export async function buildGraphs(
   dir: string,
-  config: MambaConfig,
+  config: ModelConfig,
   src: WeightSource,
   opt: GraphOptions,
   metadata: Record<string, string> = {},
 ): Promise<void> {
-  const prefill = buildPrefill(config, src, opt);
-  const decode = buildDecode(config, src, opt);
+  const arch = archOfConfig(config);
+  const prefill = arch.buildPrefill(config, src, opt);
+  const decode = arch.buildDecode(config, src, opt);
   await writeModelFolder(dir, { "prefill.onnx": prefill, "decode.onnx": decode }, {
     metadata: { ...metadata, weights: opt.weights, compute: opt.compute },
   });
@@ -357,7 +358,7 @@ export async function modelFromCheckpoint(
   const opt = graphOptions(dtype, ep, options.scan);
   const dir = await graphCacheDir(ckpt, graphVariant(opt), options.cacheDir);
   if (!(await isFile(join(dir, "decode.onnx")))) {
-    await buildGraphs(dir, ckpt.config, ckpt.store, opt, { source: ckpt.dir, dtype });
+    await buildGraphs(dir, ckpt.config, ckpt.src, opt, { source: ckpt.dir, dtype });
   }
   return await OnnxModel.open(
     dir,
@@ -375,7 +376,8 @@ export async function modelFromCheckpoint(
 }
 
 /**
- * Loads a Hugging Face Mamba checkpoint folder (config.json, model.safetensors, tokenizer.json),
+ * Loads a Hugging Face Mamba-1 or Jamba checkpoint folder (config.json, model.safetensors,
+ * tokenizer.json),
  * or a quantized model folder saved by `quantize`, and returns a model that runs in onnxruntime.
  *
  * @example
@@ -407,7 +409,7 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
  * A tokenizer whose ids all fit the model's vocabulary (`vocab_size` rows of the embedding; a
  * model may have more rows than the tokenizer has tokens, never fewer).
  */
-export function checkVocab(tok: Tokenizer, config: MambaConfig, dir: string): Tokenizer {
+export function checkVocab(tok: Tokenizer, config: ModelConfig, dir: string): Tokenizer {
   if (tok.vocabSize > config.vocab_size) {
     throw new KitError(
       `${join(dir, "tokenizer.json")}: the tokenizer has ${tok.vocabSize} tokens, more than the ` +

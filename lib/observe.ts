@@ -7,7 +7,7 @@ import * as ort from "onnxruntime-node";
 import { join } from "node:path";
 import type { Checkpoint } from "./checkpoint.ts";
 import { graphCacheDir } from "./cache.ts";
-import type { MambaConfig } from "./config.ts";
+import { asMambaConfig, type MambaConfig } from "./config.ts";
 import { exists } from "./fsutil.ts";
 import { buildPrefill, type GraphOptions, type WeightSource } from "./mamba_onnx.ts";
 import { hadamardOnnx } from "./onnx/hadamard_op.ts";
@@ -44,10 +44,15 @@ export class ActivationObserver {
     options: { ep?: Ep; cacheDir?: string; threads?: number } = {},
   ): Promise<ActivationObserver> {
     const dir = await graphCacheDir(ckpt, "observe-float32", options.cacheDir);
-    return await ActivationObserver.openFor(ckpt.config, ckpt.store, dir, {
-      ...options,
-      source: ckpt.dir,
-    });
+    return await ActivationObserver.openFor(
+      asMambaConfig(ckpt.config, "statistics"),
+      ckpt.src,
+      dir,
+      {
+        ...options,
+        source: ckpt.dir,
+      },
+    );
   }
 
   /** The observation graph of any weights (e.g. transformed ones), built into `dir` if missing. */

@@ -40,7 +40,7 @@ import { Progress } from "../lib/progress.ts";
 import { sha256 } from "../lib/cache.ts";
 import { openCheckpoint } from "../lib/checkpoint.ts";
 import { intOption, parseCli, runCli, threadsOption } from "../lib/cli.ts";
-import type { MambaConfig } from "../lib/config.ts";
+import { asMambaConfig, type MambaConfig } from "../lib/config.ts";
 import { KitError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fsutil.ts";
 import type { WeightSource } from "../lib/mamba_onnx.ts";
@@ -103,7 +103,13 @@ async function models(sizes: string[], dir?: string): Promise<ModelEntry[]> {
   if (dir) {
     const ckpt = await openCheckpoint(dir);
     const key = `ckpt-${(await sha256(resolve(dir))).slice(0, 12)}`;
-    out.push({ name: dir, config: ckpt.config, src: ckpt.store, weights: resolve(dir), key });
+    out.push({
+      name: dir,
+      config: asMambaConfig(ckpt.config, "bench --model"),
+      src: ckpt.src,
+      weights: resolve(dir),
+      key,
+    });
   }
   return out;
 }

@@ -16,6 +16,7 @@ import {
   loadCalibration,
 } from "../calibration.ts";
 import { type Checkpoint, openCheckpoint } from "../checkpoint.ts";
+import { asMambaConfig } from "../config.ts";
 import { KitError } from "../errors.ts";
 import { exists } from "../fsutil.ts";
 import { prepareOutputDir } from "../output.ts";
@@ -232,7 +233,7 @@ async function buildQuantized(
   };
   const emaPercentiles = [...new Set([99.999, options.percentile])];
   const stats0 = options.stats ?? await collectStats(ckpt, calib, { ...collect, emaPercentiles });
-  const t = await transformWeights(ckpt.config, ckpt.store, spec, stats0);
+  const t = await transformWeights(asMambaConfig(ckpt.config, "quantize"), ckpt.src, spec, stats0);
   let stats = stats0;
   if (spec.rotateResidual) {
     // the rotated model's activations differ at the in_proj input: observe it

@@ -5,8 +5,9 @@
  */
 import { join } from "node:path";
 import { loadCalibration } from "../calibration.ts";
-import { expectedTensors, openCheckpoint } from "../checkpoint.ts";
-import type { MambaConfig } from "../config.ts";
+import { archOfConfig, type ModelConfig } from "../arch/registry.ts";
+import { stateBytes as stateBytesOf } from "../bench/memory.ts";
+import { openCheckpoint } from "../checkpoint.ts";
 import { PROJECTIONS, QUANTIZED_PARAMS } from "../quant/qdq.ts";
 import { EvalCache, modelKey } from "../eval/cache.ts";
 import { evaluateTask } from "../eval/runner.ts";
@@ -82,10 +83,10 @@ export async function openGridModel(
 }
 
 /** Bytes of a model's weights at a method: int8 for the quantized tensors, float for the rest. */
-export function weightBytes(config: MambaConfig, method: string): number {
+export function weightBytes(config: ModelConfig, method: string): number {
   const int8 = new Set([...PROJECTIONS.map((p) => `${p}.weight`), ...QUANTIZED_PARAMS]);
   let bytes = 0;
-  for (const [name, shape] of expectedTensors(config)) {
+  for (const [name, shape] of archOfConfig(config).expectedTensors(config)) {
     const n = shape.reduce((a, b) => a * b, 1);
     const quantized = method !== "fp32" && method !== "fp16" &&
       [...int8].some((p) => name.endsWith(`.mixer.${p}`));
@@ -183,8 +184,7 @@ async function latencyCell(cfg: ReproduceConfig, cell: Cell): Promise<Record<str
       await timeit(() => model.generate(ids, { maxNewTokens: gen }), warmup, repeats),
     );
     const c = model.config;
-    const stateBytes = c.num_hidden_layers * c.intermediate_size *
-      (c.conv_kernel - 1 + c.state_size) * 4;
+    const stateBytes = stateBytesOf(c, 1, prompt + gen);
     return {
       ms: { ttft, tpot, ttlt },
       prompt,
