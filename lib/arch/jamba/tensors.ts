@@ -91,11 +91,17 @@ export function jambaShapeFields(name: string): string {
   if (/self_attn\.(q|o)_proj/.test(name)) return "hidden_size";
   if (/feed_forward\.router/.test(name)) return "num_experts, hidden_size";
   if (/feed_forward\./.test(name)) return "intermediate_size, hidden_size";
-  if (/\.mamba\.x_proj/.test(name)) return "mamba_dt_rank + 2 mamba_d_state, mamba_expand";
-  if (/\.mamba\.conv1d\.weight/.test(name)) return "mamba_expand, mamba_d_conv";
-  if (/\.mamba\.(A_log|b_layernorm|c_layernorm)/.test(name)) return "mamba_d_state, mamba_expand";
-  if (/\.mamba\.(dt_proj|dt_layernorm)/.test(name)) return "mamba_dt_rank, mamba_expand";
-  if (/\.mamba\./.test(name)) return "mamba_expand, hidden_size";
+  if (/\.mamba\.x_proj/.test(name)) {
+    return "mamba_dt_rank + 2 × mamba_d_state, mamba_expand × hidden_size";
+  }
+  if (/\.mamba\.conv1d\.weight/.test(name)) return "mamba_expand × hidden_size, mamba_d_conv";
+  if (/\.mamba\.(A_log|b_layernorm|c_layernorm)/.test(name)) {
+    return "mamba_expand × hidden_size, mamba_d_state";
+  }
+  if (/\.mamba\.(dt_proj|dt_layernorm)/.test(name)) {
+    return "mamba_expand × hidden_size, mamba_dt_rank";
+  }
+  if (/\.mamba\./.test(name)) return "mamba_expand × hidden_size, hidden_size";
   if (/embed_tokens|lm_head/.test(name)) return "vocab_size, hidden_size";
   return "hidden_size";
 }
