@@ -6,7 +6,8 @@
  */
 import type { MambaConfig } from "../config.ts";
 import type { Graph } from "../onnx/builder.ts";
-import type { GraphHooks, GraphOptions, WeightSource } from "../onnx/hooks.ts";
+import type { ActName, GraphHooks, GraphOptions, WeightSource } from "../onnx/hooks.ts";
+import type { MixerSpec } from "../mamba_onnx.ts";
 import type { TensorInfo } from "../safetensors.ts";
 import type { JambaConfig } from "./jamba/config.ts";
 
@@ -32,6 +33,16 @@ export interface StateTensorSpec {
   dims(batch: number, seen: number): number[];
   /** Grows by one along axis 2 with every token (attention's key and value caches). */
   grows: boolean;
+}
+
+/**
+ * Hooks of a float64 reference: each activation of one position (names of lib/onnx/hooks.ts),
+ * and (hybrid models) each attention, router, expert and MLP projection `W x` (W [out, in] by its
+ * checkpoint name; undefined keeps the plain product), for emulating other int8 schemes.
+ */
+export interface ReferenceHooks {
+  act?(layer: number, name: ActName, v: Float64Array): Float64Array;
+  linear?(name: string, W: Float32Array, x: Float64Array, out: number): Float64Array | undefined;
 }
 
 /** A float64 model that runs one token at a time (tests compare the graphs with it). */
@@ -63,10 +74,18 @@ export interface Architecture<C extends ModelConfig = ModelConfig> {
   lmHead(config: C): string;
   /** The state tensors between runs. */
   stateLayout(config: C): StateTensorSpec[];
+  /** Its Mamba-1 mixers (every layer of Mamba, the Mamba layers of Jamba). */
+  mixers(config: C): MixerSpec[];
+  /**
+   * Quamba's percentile of |u| for the SSM input's scale: the authors' calibration used 99.999
+   * for Mamba and 99.9 for Jamba (enyac-group/Quamba, quamba/real_quant/modelutils_mamba.py,
+   * `run_calibration`: `percentile_alpha` 0.99999 and 0.999).
+   */
+  quambaPercentile: number;
   /** The prefill graph: input_ids [b, l], past states -> logits [b, l, v], present states. */
   buildPrefill(config: C, src: WeightSource, opt: GraphOptions, hooks?: GraphHooks): Graph;
   /** The decode graph: input_ids [b], past states -> logits [b, v], present states. */
   buildDecode(config: C, src: WeightSource, opt: GraphOptions, hooks?: GraphHooks): Graph;
-  /** The float64 reference over weights read from `src`. */
-  reference(config: C, src: WeightSource): Promise<ReferenceModel>;
+  /** The float64 reference over weights read from `src`; `hooks` see (and may change) activations. */
+  reference(config: C, src: WeightSource, hooks?: ReferenceHooks): Promise<ReferenceModel>;
 }

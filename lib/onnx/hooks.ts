@@ -69,6 +69,12 @@ export interface GraphHooks {
   param?(g: Graph, name: string, dims: number[]): string | undefined;
   /** Replaces a projection's weight as MatMul's B input, [in, out]; undefined keeps it. */
   matmulWeight?(g: Graph, prefix: string, out: number, inp: number): string | undefined;
+  /**
+   * Replaces the B input [in, Σ outs] of projections of one input computed as one MatMul (their
+   * weights side by side: q/k/v_proj, gate/up_proj, a router with its experts' gate/up_proj);
+   * undefined keeps the weights (concatenated in the graph, folded by onnxruntime at load).
+   */
+  matmulWeightGroup?(g: Graph, prefixes: string[], outs: number[], inp: number): string | undefined;
   /** Replaces a whole projection `x @ W^T` (before its bias); undefined keeps the MatMul. */
   linear?(g: Graph, x: string, prefix: string, out: number, inp: number): string | undefined;
 }

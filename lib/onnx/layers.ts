@@ -122,6 +122,38 @@ export class GraphBuilder {
     return bias ? this.g.op("Add", [y, this.weight(`${prefix}.bias`, [out], type)]) : y;
   }
 
+  /**
+   * Projections of the same input as one MatMul with their weights side by side, then split:
+   * returns `x @ W_i^T` for each part (no biases). onnxruntime fuses a quantized input into an
+   * int8 kernel only when the quantized value has one consumer, so projections that share an
+   * input share a MatMul; with a `linear` hook (MatMulNBits) they stay separate.
+   */
+  linearMany(
+    x: string,
+    parts: { prefix: string; out: number }[],
+    inp: number,
+    type: DType = this.ct,
+  ): string[] {
+    if (parts.length === 1 || this.hooks.linear) {
+      return parts.map((p) => this.linear(x, p.prefix, p.out, inp, false, type));
+    }
+    const prefixes = parts.map((p) => p.prefix), outs = parts.map((p) => p.out);
+    const w = this.memo(
+      `G:${prefixes.join("+")}`,
+      () =>
+        this.hooks.matmulWeightGroup?.(this.g, prefixes, outs, inp) ??
+          this.g.op(
+            "Concat",
+            parts.map((p) => this.transposedWeight(p.prefix, p.out, inp, type)),
+            { axis: 1 },
+          ),
+    );
+    const y = this.g.op("MatMul", [x, w]);
+    return this.g.opN("Split", [y, this.g.const("int64", outs)], { axis: -1 }, {
+      outputs: parts.length,
+    });
+  }
+
   /** W^T [in, out] of a projection, as MatMul's B input. */
   private transposedWeight(prefix: string, out: number, inp: number, type: DType): string {
     return this.memo(

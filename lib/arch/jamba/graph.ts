@@ -62,17 +62,20 @@ function attention(B: GraphBuilder, cfg: JambaConfig, i: number, xIn: string): s
   const pastV = g.input(`past_value.${i}`, "float32", ["batch", G, "past", hd]);
   let x = B.act(i, "attn.input", xIn, d);
   if (decode) x = B.unsqueeze(x, 1); // [b, 1, d]: one token is a sequence of length 1
+  // q/k/v_proj as one MatMul: [b, l, (H + 2G) hd]
+  const [qp, kp, vp] = B.linearMany(x, [
+    { prefix: `${p}.q_proj`, out: H * hd },
+    { prefix: `${p}.k_proj`, out: G * hd },
+    { prefix: `${p}.v_proj`, out: G * hd },
+  ], d);
   // [b, l, heads * hd] -> [b, heads, l, hd]
-  const heads = (proj: string, n: number) =>
+  const heads = (y: string, n: number) =>
     g.op("Transpose", [
-      g.op("Reshape", [
-        B.toF32(B.linear(x, `${p}.${proj}`, n * hd, d, false)),
-        g.const("int64", [0, 0, n, hd]),
-      ]),
+      g.op("Reshape", [B.toF32(y), g.const("int64", [0, 0, n, hd])]),
     ], { perm: [0, 2, 1, 3] });
-  const q = heads("q_proj", H); // [b, H, l, hd]
-  const K = g.op("Concat", [pastK, heads("k_proj", G)], { axis: 2 }); // [b, G, t+l, hd]
-  const V = g.op("Concat", [pastV, heads("v_proj", G)], { axis: 2 }); // [b, G, t+l, hd]
+  const q = heads(qp, H); // [b, H, l, hd]
+  const K = g.op("Concat", [pastK, heads(kp, G)], { axis: 2 }); // [b, G, t+l, hd]
+  const V = g.op("Concat", [pastV, heads(vp, G)], { axis: 2 }); // [b, G, t+l, hd]
   g.output(K, "float32", ["batch", G, "total", hd], `present_key.${i}`);
   g.output(V, "float32", ["batch", G, "total", hd], `present_value.${i}`);
   // query head h reads key/value head floor(h / R): group the queries as [b, G, R, l, hd]
@@ -111,15 +114,23 @@ function causalMask(B: GraphBuilder, scores: string, q: string, K: string): stri
   return g.op("Where", [allowed, scores, g.scalar("float32", -Infinity)]);
 }
 
+/** gate_proj and up_proj of an MLP (dense or an expert), as parts of one MatMul. */
+const gateUp = (prefix: string, f: number) => [
+  { prefix: `${prefix}.gate_proj`, out: f },
+  { prefix: `${prefix}.up_proj`, out: f },
+];
+
 /**
- * A SwiGLU MLP, down(silu(gate x) · up x), on x in the compute type; `mask` (0 or 1 per token)
- * zeroes the down_proj input of tokens an expert does not serve (exact: their routing weight
- * is 0 and down_proj has no bias), so that hooks see only the tokens the expert serves.
+ * The rest of a SwiGLU MLP, down(silu(gate) · up), from gate_proj's and up_proj's outputs (compute
+ * type); `mask` (0 or 1 per token) zeroes the down_proj input of tokens an expert does not serve
+ * (exact: their routing weight is 0 and down_proj has no bias), so that hooks see only the tokens
+ * the expert serves.
  */
-function mlp(
+function swiglu(
   B: GraphBuilder,
   prefix: string,
-  x: string,
+  gate: string,
+  up: string,
   layer: number,
   act: "down_proj.input" | `experts.${number}.down_proj.input`,
   d: number,
@@ -127,9 +138,7 @@ function mlp(
   mask?: string,
 ): string {
   const g = B.g;
-  const gate = B.toF32(B.linear(x, `${prefix}.gate_proj`, f, d, false)); // [.., f]
-  const up = B.toF32(B.linear(x, `${prefix}.up_proj`, f, d, false)); // [.., f]
-  let h = g.op("Mul", [B.silu(gate), up]); // [.., f]
+  let h = g.op("Mul", [B.silu(B.toF32(gate)), B.toF32(up)]); // [.., f]
   if (mask) h = g.op("Mul", [h, mask]);
   h = B.act(layer, act, B.toCt(h), f);
   return B.linear(h, `${prefix}.down_proj`, d, f, false); // [.., d]
@@ -150,8 +159,19 @@ function feedForward(
   const g = B.g, { d, f, K } = jambaDims(cfg), E = layer.experts;
   const ff = `model.layers.${i}.feed_forward`;
   const x = B.act(i, "ffn.input", xIn, d);
-  if (E === 1) return mlp(B, ff, x, i, "down_proj.input", d, f);
-  const logits = B.linear(B.toF32(x), `${ff}.router`, E, d, false, "float32"); // [.., E]
+  if (E === 1) {
+    const [gate, up] = B.linearMany(x, gateUp(ff, f), d);
+    return swiglu(B, ff, gate, up, i, "down_proj.input", d, f);
+  }
+  // the router (float32) and every expert's gate/up_proj: one MatMul when computing in float32
+  const experts = Array.from({ length: E }, (_, j) => gateUp(`${ff}.experts.${j}`, f)).flat();
+  const router = { prefix: `${ff}.router`, out: E };
+  let logits: string, proj: string[]; // [.., E], 2E × [.., f]
+  if (B.ct === "float32") [logits, ...proj] = B.linearMany(x, [router, ...experts], d);
+  else {
+    logits = B.linear(B.toF32(x), router.prefix, E, d, false, "float32");
+    proj = B.linearMany(x, experts, d);
+  }
   const probs = g.op("Softmax", [logits], { axis: -1 }); // [.., E]
   const [top, idx] = g.opN("TopK", [probs, g.const("int64", [K])], { axis: -1 }, {
     outputs: 2,
@@ -163,7 +183,9 @@ function feedForward(
   let sum: string | undefined;
   for (let j = 0; j < E; j++) {
     const mask = g.op("Sign", [wj[j]]); // 1 for the experts a token is routed to
-    const y = mlp(B, `${ff}.experts.${j}`, x, i, `experts.${j}.down_proj.input`, d, f, mask);
+    const [gate, up] = [proj[2 * j], proj[2 * j + 1]];
+    const name = `experts.${j}.down_proj.input` as const;
+    const y = swiglu(B, `${ff}.experts.${j}`, gate, up, i, name, d, f, mask);
     const weighted = g.op("Mul", [B.toF32(y), wj[j]]);
     sum = sum === undefined ? weighted : g.op("Add", [sum, weighted]);
   }

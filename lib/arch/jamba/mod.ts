@@ -11,7 +11,7 @@
  */
 import type { Architecture, StateTensorSpec } from "../types.ts";
 import { type JambaConfig, jambaDims, jambaLayers, parseJambaConfig } from "./config.ts";
-import { buildJambaDecode, buildJambaPrefill } from "./graph.ts";
+import { buildJambaDecode, buildJambaPrefill, jambaMixerSpec } from "./graph.ts";
 import { ReferenceJamba } from "./reference.ts";
 import {
   checkJambaLayers,
@@ -55,7 +55,10 @@ export const JAMBA: Architecture<JambaConfig> = {
   shapeFields: jambaShapeFields,
   lmHead: (cfg) => (cfg.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight"),
   stateLayout: jambaStateLayout,
+  mixers: (cfg) =>
+    jambaLayers(cfg).flatMap((l, i) => (l.mixer === "mamba" ? [jambaMixerSpec(cfg, i)] : [])),
+  quambaPercentile: 99.9,
   buildPrefill: buildJambaPrefill,
   buildDecode: buildJambaDecode,
-  reference: (cfg, src) => ReferenceJamba.fromSource(cfg, src),
+  reference: (cfg, src, hooks) => ReferenceJamba.fromSource(cfg, src, hooks),
 };

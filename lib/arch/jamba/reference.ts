@@ -24,9 +24,14 @@ export interface JambaReferenceState {
   values: (Float64Array[] | undefined)[];
 }
 
-/** Hooks of the reference: activations of one position (names of lib/onnx/hooks.ts). */
+/**
+ * Hooks of the reference: activations of one position (names of lib/onnx/hooks.ts), and the
+ * projections of the attention and feed-forward blocks (`linear`: W [out, in] named by its
+ * checkpoint name; undefined keeps the plain product), for emulating other int8 schemes.
+ */
 export interface JambaReferenceHooks {
   act?(layer: number, name: ActName, v: Float64Array): Float64Array;
+  linear?(name: string, W: Float32Array, x: Float64Array, out: number): Float64Array | undefined;
 }
 
 /**
@@ -49,10 +54,14 @@ export class ReferenceJamba implements ReferenceModel<JambaReferenceState> {
   }
 
   /** Reads every tensor the config needs from `src` as float32. */
-  static async fromSource(config: JambaConfig, src: WeightSource): Promise<ReferenceJamba> {
+  static async fromSource(
+    config: JambaConfig,
+    src: WeightSource,
+    hooks: JambaReferenceHooks = {},
+  ): Promise<ReferenceJamba> {
     const w = new Map<string, Float32Array>();
     for (const name of expectedJambaTensors(config).keys()) w.set(name, await src.read(name));
-    return new ReferenceJamba(config, w);
+    return new ReferenceJamba(config, w, hooks);
   }
 
   private W(name: string): Float32Array {
@@ -113,6 +122,12 @@ export class ReferenceJamba implements ReferenceModel<JambaReferenceState> {
     return this.hooks.act?.(layer, name, v) ?? v;
   }
 
+  /** A block projection `name` (checkpoint name of its weight) of x, through the hook. */
+  private proj(name: string, x: Float64Array, out: number): Float64Array {
+    const W = this.W(name);
+    return this.hooks.linear?.(name, W, x, out) ?? linear(W, x, out);
+  }
+
   private mixer(i: number, x: Float64Array, state: JambaReferenceState): Float64Array {
     const spec = jambaMixerSpec(this.config, i);
     const W = (s: string) => this.W(`${spec.prefix}.${s}`);
@@ -133,9 +148,9 @@ export class ReferenceJamba implements ReferenceModel<JambaReferenceState> {
     const { d, H, G, hd } = jambaDims(this.config), R = H / G;
     const p = `model.layers.${i}.self_attn`;
     const x = this.act(i, "attn.input", xIn);
-    const q = linear(this.W(`${p}.q_proj.weight`), x, H * hd); // [H hd]
-    keys.push(linear(this.W(`${p}.k_proj.weight`), x, G * hd)); // [G hd]
-    values.push(linear(this.W(`${p}.v_proj.weight`), x, G * hd));
+    const q = this.proj(`${p}.q_proj.weight`, x, H * hd); // [H hd]
+    keys.push(this.proj(`${p}.k_proj.weight`, x, G * hd)); // [G hd]
+    values.push(this.proj(`${p}.v_proj.weight`, x, G * hd));
     const o = new Float64Array(H * hd);
     const scores = new Float64Array(keys.length);
     for (let h = 0; h < H; h++) {
@@ -153,7 +168,7 @@ export class ReferenceJamba implements ReferenceModel<JambaReferenceState> {
         for (let c = 0; c < hd; c++) o[h * hd + c] += (scores[j] / z) * values[j][kv + c];
       }
     }
-    return linear(this.W(`${p}.o_proj.weight`), this.act(i, "o_proj.input", o), d);
+    return this.proj(`${p}.o_proj.weight`, this.act(i, "o_proj.input", o), d);
   }
 
   /** down(silu(gate x) · up x). */
@@ -164,10 +179,10 @@ export class ReferenceJamba implements ReferenceModel<JambaReferenceState> {
     name: "down_proj.input" | `experts.${number}.down_proj.input`,
   ): Float64Array {
     const { d, f } = jambaDims(this.config);
-    const gate = linear(this.W(`${prefix}.gate_proj.weight`), x, f);
-    const up = linear(this.W(`${prefix}.up_proj.weight`), x, f);
+    const gate = this.proj(`${prefix}.gate_proj.weight`, x, f);
+    const up = this.proj(`${prefix}.up_proj.weight`, x, f);
     const h = this.act(i, name, gate.map((g, c) => silu(g) * up[c]));
-    return linear(this.W(`${prefix}.down_proj.weight`), h, d);
+    return this.proj(`${prefix}.down_proj.weight`, h, d);
   }
 
   /** The dense MLP, or the top-K experts weighted by the router's softmax (not renormalised). */
@@ -176,7 +191,7 @@ export class ReferenceJamba implements ReferenceModel<JambaReferenceState> {
     const ff = `model.layers.${i}.feed_forward`;
     const x = this.act(i, "ffn.input", xIn);
     if (E === 1) return this.mlp(i, ff, x, "down_proj.input");
-    const logits = linear(this.W(`${ff}.router.weight`), x, E);
+    const logits = this.proj(`${ff}.router.weight`, x, E);
     const mx = Math.max(...logits);
     const ex = logits.map((a) => Math.exp(a - mx));
     const z = ex.reduce((a, b) => a + b, 0);

@@ -11,7 +11,7 @@
  * @module
  */
 import { type MambaConfig, parseConfig } from "../../config.ts";
-import { buildDecode, buildPrefill } from "../../mamba_onnx.ts";
+import { buildDecode, buildPrefill, mambaMixerSpec } from "../../mamba_onnx.ts";
 import { ReferenceMamba } from "../../reference.ts";
 import type { Architecture, StateTensorSpec } from "../types.ts";
 import { expectedTensors } from "./tensors.ts";
@@ -41,12 +41,14 @@ export const MAMBA: Architecture<MambaConfig> = {
   shapeFields: () => "",
   lmHead: (cfg) => (cfg.tie_word_embeddings ? "backbone.embeddings.weight" : "lm_head.weight"),
   stateLayout,
+  mixers: (cfg) => Array.from({ length: cfg.num_hidden_layers }, (_, i) => mambaMixerSpec(cfg, i)),
+  quambaPercentile: 99.999,
   buildPrefill,
   buildDecode,
-  async reference(cfg, src) {
+  async reference(cfg, src, hooks) {
     const w = new Map<string, Float32Array>();
     for (const name of expectedTensors(cfg).keys()) w.set(name, await src.read(name));
     if (cfg.tie_word_embeddings) w.set("lm_head.weight", w.get("backbone.embeddings.weight")!);
-    return new ReferenceMamba(cfg, w);
+    return new ReferenceMamba(cfg, w, hooks);
   },
 };
