@@ -40,7 +40,8 @@ import { Progress } from "../lib/progress.ts";
 import { sha256 } from "../lib/cache.ts";
 import { openCheckpoint } from "../lib/checkpoint.ts";
 import { intOption, parseCli, runCli, threadsOption } from "../lib/cli.ts";
-import { asMambaConfig, type MambaConfig } from "../lib/config.ts";
+import type { ModelConfig } from "../lib/arch/registry.ts";
+import { JAMBA_SHAPES, jambaShapeConfig } from "../lib/arch/jamba/shapes.ts";
 import { KitError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fsutil.ts";
 import type { WeightSource } from "../lib/mamba_onnx.ts";
@@ -55,8 +56,8 @@ import { checkCacheDir } from "../lib/cache.ts";
 const USAGE = `Latency (TTFT, TPOT, TTLT) and memory of fp and int8 graphs.
 
 usage: deno task bench [options]
-  --sizes LIST      family shapes with seeded random weights: 130m,370m,790m,1.4b,2.8b
-                    (default 130m; latency does not depend on the weight values)
+  --sizes LIST      family shapes with seeded random weights: 130m,370m,790m,1.4b,2.8b (Mamba)
+                    and jamba-300m,jamba-1b (default 130m; latency does not depend on the values)
   --model DIR       also a checkpoint folder (int8 methods use fixed activation scales: timing only)
   --methods LIST    ${Object.keys(BENCH_METHODS).join(",")} (default fp32,quamba)
   --ep NAME         cpu (default), webgpu, cuda
@@ -85,7 +86,7 @@ usage: deno task bench [options]
 
 interface ModelEntry {
   name: string;
-  config: MambaConfig;
+  config: ModelConfig;
   src: WeightSource;
   weights: string;
   key: string;
@@ -93,9 +94,17 @@ interface ModelEntry {
 
 async function models(sizes: string[], dir?: string): Promise<ModelEntry[]> {
   const out: ModelEntry[] = sizes.map((s) => {
+    if (JAMBA_SHAPES[s]) {
+      const config = jambaShapeConfig(s);
+      return { name: s, config, src: syntheticWeights(config), weights: "synthetic", key: s };
+    }
     const name = s.startsWith("mamba-") ? s : `mamba-${s}`;
     if (!MAMBA_SHAPES[name]) {
-      throw new KitError(`unknown size '${s}' (known: ${Object.keys(MAMBA_SHAPES).join(", ")})`);
+      throw new KitError(
+        `unknown size '${s}' (known: ${
+          [...Object.keys(MAMBA_SHAPES), ...Object.keys(JAMBA_SHAPES)].join(", ")
+        })`,
+      );
     }
     const config = shapeConfig(name);
     return { name, config, src: syntheticWeights(config), weights: "synthetic", key: name };
@@ -105,7 +114,7 @@ async function models(sizes: string[], dir?: string): Promise<ModelEntry[]> {
     const key = `ckpt-${(await sha256(resolve(dir))).slice(0, 12)}`;
     out.push({
       name: dir,
-      config: asMambaConfig(ckpt.config, "bench --model"),
+      config: ckpt.config,
       src: ckpt.src,
       weights: resolve(dir),
       key,
@@ -248,7 +257,7 @@ await runCli(async () => {
       }
       const loadAfter = await foreignLoad(1000);
       const peak = res.peakRssBytes;
-      const sb = stateBytes(m.config);
+      const sb = stateBytes(m.config, 1, prompt + gen); // attention caches: at the end
       const floor = bw
         ? bandwidthFloor({
           weightBytes: ins.decodeBytesPerToken,

@@ -1,6 +1,6 @@
 /** Opening a benchmark model folder with the session settings a measurement asks for. */
 import { join } from "node:path";
-import type { MambaConfig } from "../config.ts";
+import type { ModelConfig } from "../arch/registry.ts";
 import { graphOptions, maxPrefillOf, OnnxModel } from "../model.ts";
 import { createSession, type Ep, type SessionOptions } from "../runtime.ts";
 import { missingTokenizer } from "../tokenizer.ts";
@@ -8,7 +8,7 @@ import { missingTokenizer } from "../tokenizer.ts";
 /** `prefill.onnx` and `decode.onnx` of `dir` as a model (no tokenizer: ids only). */
 export async function openBenchModel(
   dir: string,
-  meta: { config: MambaConfig; source: string; method: string },
+  meta: { config: ModelConfig; source: string; method: string },
   ep: Ep,
   options: SessionOptions & {
     graphs?: { prefill?: SessionOptions; decode?: SessionOptions };
