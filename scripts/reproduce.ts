@@ -76,7 +76,7 @@ await runCli(async () => {
   const types = await Promise.all(models.map(async (m) => (await readModelConfig(m)).model_type));
   const common = METHOD_NAMES.filter((m) => types.every((t) => methodsFor(t).includes(m)));
   const methods = listOption(o.methods, "methods", METHOD_NAMES) ?? common;
-  for (const [k, m] of models.entries()) for (const x of methods) methodSpecFor(x, types[k]);
+  for (const t of types) for (const x of methods) methodSpecFor(x, t);
   const tasks = listOption(o.tasks, "tasks", TASKS.map((t) => t.name)) ??
     TASKS.map((t) => t.name);
   const date = new Date().toISOString().slice(0, 10);

@@ -220,3 +220,31 @@ Deno.test("jamba graphs: fp16 weights within 1e-2 of the reference; float16 comp
   assertClose(await gpu.logits(ids), want, 3e-2, "float16 compute");
   await gpu.close();
 });
+
+Deno.test("jamba graphs: deviceStates keeps states and attention caches on the GPU (GPU EPs)", async () => {
+  const { dir } = await tinyJamba({}, 7);
+  const ckpt = await openCheckpoint(dir);
+  if (TEST_EP === "cpu") {
+    await assert.rejects(
+      modelFromCheckpoint(ckpt, { cacheDir, deviceStates: true }),
+      /needs a GPU execution provider/,
+    );
+    return;
+  }
+  const host = await modelFromCheckpoint(ckpt, { cacheDir, ep: TEST_EP });
+  const dev = await modelFromCheckpoint(ckpt, { cacheDir, ep: TEST_EP, deviceStates: true });
+  const v = host.config.vocab_size, ids = randomIds(20, v, 3);
+  const a = await dev.prefill([ids.slice(0, 9)]);
+  assert.equal(a.state.key[0].location, "gpu-buffer");
+  const b = await dev.prefill([ids.slice(9)], a.state);
+  const whole = await host.logits(ids);
+  assertClose(b.logits, whole.subarray(9 * v), 1e-4, "second piece from GPU states");
+  dev.disposeState(a.state);
+  dev.disposeState(b.state);
+  assert.deepEqual(
+    await dev.generate(ids.slice(0, 5), { maxNewTokens: 8 }),
+    await host.generate(ids.slice(0, 5), { maxNewTokens: 8 }),
+  );
+  await host.close();
+  await dev.close();
+});
