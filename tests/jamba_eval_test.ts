@@ -83,3 +83,25 @@ Deno.test("jamba CLI: generate and eval run on a Jamba folder", async () => {
     assert.ok(acc >= 0 && acc <= 1, `${t} acc ${acc}`);
   }
 });
+
+Deno.test("jamba CLI: quantize takes the authors' 99.9th percentile for Jamba unless told", async () => {
+  const env = { QUAMBA_KIT_CACHE: cacheDir };
+  for (const [extra, want] of [[[], 99.9], [["--percentile", "99.99"], 99.99]] as const) {
+    const out = join(await Deno.makeTempDir({ prefix: "quamba-jamba-q-" }), "q");
+    const r = await runTask("quantize", [
+      "--model",
+      TINY,
+      "--method",
+      "quamba",
+      "--samples",
+      "4",
+      "--max-len",
+      "128",
+      "--out",
+      out,
+      ...extra,
+    ], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(await Deno.readTextFile(join(out, "manifest.json"))).percentile, want);
+  }
+});
