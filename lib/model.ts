@@ -13,6 +13,9 @@ import { writeModelFolder } from "./onnx/save.ts";
 import { createSession, type Ep, parseEp } from "./runtime.ts";
 import { loadTokenizer, missingTokenizer, type Tokenizer } from "./tokenizer.ts";
 import { graphCacheDir } from "./cache.ts";
+import { isQuantizedFolder, readQuantizedFolder } from "./quant/folder.ts";
+import { methodSpec } from "./quant/methods.ts";
+import type { QuantPlan } from "./quant/plan.ts";
 
 /** Numeric precision of a model's graphs. */
 export type Dtype = "fp32" | "fp16";
@@ -390,19 +393,56 @@ export async function modelFromCheckpoint(
  * ```
  */
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
-  // a quantized folder saved by `quantize` (imported lazily: lib/quant builds on this module)
-  const quant = await import("./quant/quantize.ts");
-  if (await quant.isQuantizedFolder(dir)) {
+  // a quantized folder saved by `quantize`
+  if (await isQuantizedFolder(dir)) {
     if (options.dtype && options.dtype !== "fp32") {
       throw new KitError(`${dir}: a quantized model has no '${options.dtype}' variant`);
     }
-    return await quant.loadQuantized(dir, {
+    return await loadQuantized(dir, {
       ep: options.ep,
       threads: options.threads,
       deviceStates: options.deviceStates,
     });
   }
   return await modelFromCheckpoint(await openCheckpoint(dir), options);
+}
+
+/** A quantized model: a `Model`, and the folder it was saved to. */
+export interface QuantizedModel extends Model {
+  readonly dir: string;
+  readonly plan: QuantPlan;
+}
+
+/**
+ * Opens a quantized model folder written by `quantize` (no recalibration).
+ *
+ * @example
+ * ```ts
+ * const q = await loadQuantized("out/embedded-quamba");
+ * ```
+ */
+export async function loadQuantized(
+  dir: string,
+  options: { ep?: Ep; threads?: number; deviceStates?: boolean } = {},
+): Promise<QuantizedModel> {
+  const folder = await readQuantizedFolder(dir);
+  const tokenizer = await isFile(join(dir, "tokenizer.json"))
+    ? checkVocab(await loadTokenizer(dir), folder.config, dir)
+    : missingTokenizer(dir);
+  const model = await OnnxModel.open(
+    dir,
+    { config: folder.config, tokenizer, source: folder.sourceModel, method: folder.method },
+    options.ep ?? "cpu",
+    options.threads,
+    options.deviceStates,
+  );
+  const plan: QuantPlan = {
+    method: folder.method,
+    percentile: folder.percentile,
+    spec: methodSpec(folder.method),
+    layers: folder.layers,
+  };
+  return Object.assign(model, { dir, plan });
 }
 
 /**

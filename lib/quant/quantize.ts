@@ -19,13 +19,14 @@ import { type Checkpoint, openCheckpoint } from "../checkpoint.ts";
 import { KitError } from "../errors.ts";
 import { exists } from "../fsutil.ts";
 import { prepareOutputDir } from "../output.ts";
-import { checkVocab, type Model, modelFromCheckpoint, OnnxModel } from "../model.ts";
+import { checkVocab, loadQuantized, type Model, modelFromCheckpoint } from "../model.ts";
+import { isQuantizedFolder } from "./folder.ts";
 import { writeModelFolder } from "../onnx/save.ts";
 import { DEFAULT_CALIBRATION } from "../paths.ts";
 import type { Ep } from "../runtime.ts";
 import { collectStats } from "../stats/collect.ts";
 import type { StatsView } from "../stats/view.ts";
-import { loadTokenizer, missingTokenizer } from "../tokenizer.ts";
+import { loadTokenizer } from "../tokenizer.ts";
 import { KIT_VERSION } from "../version.ts";
 import { methodSpec } from "./methods.ts";
 import { planScales, type QuantPlan } from "./plan.ts";
@@ -66,11 +67,7 @@ export interface QuantizeOptions {
   stats?: StatsView;
 }
 
-/** A quantized model: a `Model`, and the folder it was saved to. */
-export interface QuantizedModel extends Model {
-  readonly dir: string;
-  readonly plan: QuantPlan;
-}
+export type { QuantizedModel } from "../model.ts";
 
 /**
  * Quantizes a Mamba or Jamba checkpoint with a method and returns it as a `Model` (the same interface as
@@ -345,54 +342,4 @@ function scalesTable(plan: QuantPlan, weights: Record<string, number>) {
   });
 }
 
-/** Whether `dir` holds a quantized model saved by the kit (its manifest says so). */
-export async function isQuantizedFolder(dir: string): Promise<boolean> {
-  try {
-    const m = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
-    return m?.format === "quamba-kit quantized model";
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Opens a quantized model folder written by `quantize` (no recalibration).
- *
- * @example
- * ```ts
- * const q = await loadQuantized("out/embedded-quamba");
- * ```
- */
-export async function loadQuantized(
-  dir: string,
-  options: { ep?: Ep; threads?: number; deviceStates?: boolean } = {},
-): Promise<QuantizedModel> {
-  let manifest;
-  try {
-    manifest = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
-  } catch (e) {
-    throw new KitError(
-      `${join(dir, "manifest.json")}: cannot read the quantized model's manifest: ${
-        (e as Error).message
-      }`,
-    );
-  }
-  const scales = JSON.parse(await Deno.readTextFile(join(dir, "scales.json")));
-  const tokenizer = await exists(join(dir, "tokenizer.json"))
-    ? checkVocab(await loadTokenizer(dir), manifest.config, dir)
-    : missingTokenizer(dir);
-  const model = await OnnxModel.open(
-    dir,
-    { config: manifest.config, tokenizer, source: manifest.source_model, method: manifest.method },
-    options.ep ?? "cpu",
-    options.threads,
-    options.deviceStates,
-  );
-  const plan: QuantPlan = {
-    method: manifest.method,
-    percentile: manifest.percentile,
-    spec: methodSpec(manifest.method),
-    layers: scales.activations,
-  };
-  return Object.assign(model, { dir, plan });
-}
+export { isQuantizedFolder, loadQuantized };
