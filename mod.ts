@@ -1,5 +1,6 @@
 /**
- * quamba-kit: look inside, quantize and measure Mamba language models, in Deno with onnxruntime.
+ * quamba-kit: look inside, quantize and measure Mamba and Jamba language models, in Deno with
+ * onnxruntime.
  *
  * @example
  * ```ts
@@ -16,13 +17,20 @@ export { loadModel } from "./lib/model.ts";
 export type { Dtype, GenerateOptions, LoadOptions, MambaState, Model } from "./lib/model.ts";
 export type { Ep } from "./lib/runtime.ts";
 export type { MambaConfig } from "./lib/config.ts";
+export type { ModelState } from "./lib/state.ts";
+export { ARCHITECTURES, archOf } from "./lib/arch/registry.ts";
+export type { Architecture, ModelConfig, StateTensorSpec } from "./lib/arch/registry.ts";
+export type { JambaConfig } from "./lib/arch/jamba/config.ts";
+export { ReferenceJamba } from "./lib/arch/jamba/reference.ts";
 export type { Tokenizer } from "./lib/tokenizer.ts";
 export { KitError } from "./lib/errors.ts";
 export { openCheckpoint } from "./lib/checkpoint.ts";
 export { ReferenceMamba } from "./lib/reference.ts";
 export { quantize } from "./lib/quant/quantize.ts";
 export type { QuantizedModel, QuantizeOptions } from "./lib/quant/quantize.ts";
-export { METHOD_NAMES, METHODS } from "./lib/quant/methods.ts";
+export { METHOD_NAMES, METHODS, methodsFor } from "./lib/quant/methods.ts";
+export { compareBlockSchemes } from "./lib/quant/block_schemes.ts";
+export type { BlockSchemeResult } from "./lib/quant/block_schemes.ts";
 export { loglikelihood } from "./lib/eval/loglikelihood.ts";
 export type { LoglikelihoodResult, Request, TokenRequest } from "./lib/eval/requests.ts";
 export { scoreTokens } from "./lib/eval/score.ts";

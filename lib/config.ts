@@ -35,8 +35,8 @@ export interface MambaConfig {
   pad_token_id: number;
 }
 
-/** Model types the kit knows of; only `mamba` is built so far. */
-const PLANNED = new Set(["mamba2", "falcon_mamba", "jamba", "zamba", "zamba2", "bamba"]);
+/** Model types the kit knows of and does not build yet (Jamba has its own parser, lib/arch/jamba/). */
+const PLANNED = new Set(["mamba2", "falcon_mamba", "zamba", "zamba2", "bamba"]);
 
 /**
  * Validates a parsed `config.json` (`file` names it in errors) and resolves derived fields.
@@ -128,7 +128,24 @@ function show(v: unknown): string {
   return v === undefined ? "nothing" : JSON.stringify(v);
 }
 
-/** Reads and validates `<dir>/config.json`. */
+/**
+ * `config` as a Mamba-1 config, or an error saying that `what` handles Mamba-1 only.
+ *
+ * @example
+ * ```ts
+ * const cfg = asMambaConfig(model.config, "the recipe demo");
+ * ```
+ */
+export function asMambaConfig(config: { model_type: string }, what = "this"): MambaConfig {
+  if (config.model_type !== "mamba") {
+    throw new KitError(
+      `${what} handles Mamba-1 models only, not model_type '${config.model_type}'`,
+    );
+  }
+  return config as MambaConfig;
+}
+
+/** Reads and validates `<dir>/config.json` (Mamba-1). */
 export async function readConfig(dir: string): Promise<MambaConfig> {
   const file = `${dir}/config.json`;
   let text: string;

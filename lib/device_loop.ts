@@ -9,7 +9,11 @@
  * capture on WebGPU; run option `gpu_graph_id` 1 and 2) and replayed. The host reads 8 bytes of
  * ids per step. On the CPU EP the same code runs with host buffers (no capture).
  *
- * Glossary: b = batch (sequences), L = layers, e = d_inner, n = d_state, k = conv kernel.
+ * The states are those of the architecture's layout (lib/arch/types.ts), which must be of fixed
+ * size: Mamba's conv windows and SSM states. Attention's key/value caches grow with every token,
+ * so a hybrid (Jamba) cannot be captured this way and is refused.
+ *
+ * Glossary: b = batch (sequences).
  */
 import { KitError } from "./errors.ts";
 import { type IoBinding, OrtValue, RunOptions, type Session, Tensor } from "./ort/mod.ts";
@@ -17,19 +21,12 @@ import { HostReader } from "./ort/copy_session.ts";
 import type { TensorType } from "./ort/mod.ts";
 import { NEXT_IDS } from "./onnx/next_token.ts";
 import type { Ep } from "./runtime.ts";
+import type { StateTensorSpec } from "./arch/types.ts";
 
-/** The shapes of a Mamba model's recurrent state (per layer: conv [b, e, k-1], ssm [b, e, n]). */
-export interface StateShape {
-  layers: number;
-  convDims: (b: number) => number[];
-  ssmDims: (b: number) => number[];
-}
-
-/** One set of device buffers: the ids a step reads (or writes) and the states. */
+/** One set of device buffers: the ids a step reads (or writes) and the states by name. */
 interface BufferSet {
   ids: Tensor<"int64">;
-  conv: Tensor<"float32">[];
-  ssm: Tensor<"float32">[];
+  states: Map<string, Tensor<"float32">>;
   /** Copies `ids` to the host (device buffers: through the provider; host buffers: as they are). */
   read?: HostReader;
 }
@@ -57,7 +54,8 @@ export interface LoopGenerateOptions {
  *
  * @example
  * ```ts
- * const loop = await DeviceLoop.open(prefill, decode, "cuda", stateShape);
+ * const layout = archOfConfig(config).stateLayout(config);
+ * const loop = await DeviceLoop.open(prefill, decode, "cuda", layout);
  * const ids = await loop.generate([tokens], { maxNewTokens: 64 });
  * loop.close();
  * ```
@@ -71,7 +69,6 @@ export class DeviceLoop {
     readonly batch: number,
     private readonly prefill: Session,
     private readonly decode: Session,
-    private readonly shape: StateShape,
     private readonly sets: [BufferSet, BufferSet],
     private readonly bindings: [IoBinding, IoBinding],
     private readonly runOptions: [RunOptions, RunOptions] | undefined,
@@ -84,13 +81,20 @@ export class DeviceLoop {
     prefill: Session,
     decode: Session,
     ep: Ep,
-    shape: StateShape,
+    layout: StateTensorSpec[],
     options: DeviceLoopOptions = {},
   ): Promise<DeviceLoop> {
     for (const s of [prefill, decode]) {
       if (!s.outputNames.includes(NEXT_IDS)) {
         throw new KitError(`${s.source}: the graph has no '${NEXT_IDS}' output (addNextToken)`);
       }
+    }
+    const growing = layout.find((t) => t.grows);
+    if (growing) {
+      throw new KitError(
+        `the device loop needs states of fixed size; '${growing.name}' grows with every token ` +
+          `(attention caches): generate with Model.generate instead`,
+      );
     }
     const b = options.batch ?? 1;
     const alloc = <T extends TensorType>(type: T, dims: number[]): Tensor<T> => {
@@ -100,8 +104,7 @@ export class DeviceLoop {
     };
     const set = (): BufferSet => ({
       ids: alloc("int64", [b]),
-      conv: Array.from({ length: shape.layers }, () => alloc("float32", shape.convDims(b))),
-      ssm: Array.from({ length: shape.layers }, () => alloc("float32", shape.ssmDims(b))),
+      states: new Map(layout.map((t) => [t.name, alloc("float32", t.dims(b, 0))])),
     });
     const sets: [BufferSet, BufferSet] = [set(), set()];
     if (decode.device !== "cpu") {
@@ -112,8 +115,7 @@ export class DeviceLoop {
     }
     const zeros: BufferSet = {
       ids: hostZeros("int64", [b]),
-      conv: sets[0].conv.map((t) => hostZeros("float32", [...t.dims])),
-      ssm: sets[0].ssm.map((t) => hostZeros("float32", [...t.dims])),
+      states: new Map(layout.map((t) => [t.name, hostZeros("float32", t.dims(b, 0))])),
     };
     const step = (from: BufferSet, to: BufferSet) => bindStep(decode.ioBinding(), from, to);
     const bindings: [IoBinding, IoBinding] = [step(sets[0], sets[1]), step(sets[1], sets[0])];
@@ -129,7 +131,6 @@ export class DeviceLoop {
       b,
       prefill,
       decode,
-      shape,
       sets,
       bindings,
       runOptions,
@@ -218,7 +219,7 @@ export class DeviceLoop {
     this.runOptions?.forEach((r) => r.close());
     for (const s of [...this.sets, this.zeros]) {
       s.read?.close();
-      for (const t of [s.ids, ...s.conv, ...s.ssm]) t.dispose();
+      for (const t of [s.ids, ...s.states.values()]) t.dispose();
     }
   }
 }
@@ -230,12 +231,10 @@ function hostZeros<T extends TensorType>(type: T, dims: number[]): Tensor<T> {
 }
 
 function bindStates(b: IoBinding, set: BufferSet, role: "past" | "present") {
-  set.conv.forEach((t, i) =>
-    role === "past" ? b.bindInput(`past_conv.${i}`, t) : b.bindOutput(`present_conv.${i}`, t)
-  );
-  set.ssm.forEach((t, i) =>
-    role === "past" ? b.bindInput(`past_ssm.${i}`, t) : b.bindOutput(`present_ssm.${i}`, t)
-  );
+  for (const [name, t] of set.states) {
+    if (role === "past") b.bindInput(`past_${name}`, t);
+    else b.bindOutput(`present_${name}`, t);
+  }
 }
 
 function bindStep(b: IoBinding, from: BufferSet, to: BufferSet): IoBinding {

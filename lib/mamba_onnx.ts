@@ -13,29 +13,18 @@
  * Dimensions: see lib/config.ts.
  */
 import type { MambaConfig } from "./config.ts";
-import { bytesOf, type DType, Graph } from "./onnx/builder.ts";
-import { f32ArrayToF16 } from "./dtypes.ts";
+import { Graph } from "./onnx/builder.ts";
+import type { GraphHooks, GraphOptions, WeightSource } from "./onnx/hooks.ts";
+import { GraphBuilder, type ModelSpec } from "./onnx/layers.ts";
 
-/** Where the graph builder reads a weight from (a checkpoint, or synthetic weights). */
-export interface WeightSource {
-  read(name: string): Promise<Float32Array>;
-}
-
-export interface GraphOptions {
-  /** Storage type of the weights. */
-  weights: "float32" | "float16";
-  /**
-   * Type of the big projections (in_proj, x_proj, out_proj, lm_head); the conv, dt_proj, the
-   * scan, the norms and the residual stream (with `residual_in_fp32`) run in float32.
-   */
-  compute: "float32" | "float16";
-  /**
-   * The prefill's selective scan: `sequential` (an ONNX Scan over time; default, the fastest on
-   * the CPU EP) or `parallel` (log2 doubling steps over whole [b, l, e, n] tensors, for GPU EPs,
-   * where a Scan pays a fixed cost per step; handles at most PARALLEL_SCAN_MAX tokens a run).
-   */
-  scan?: "sequential" | "parallel";
-}
+export type {
+  ActName,
+  BlockActName,
+  GraphHooks,
+  GraphOptions,
+  MixerActName,
+  WeightSource,
+} from "./onnx/hooks.ts";
 
 /**
  * Doubling steps of the parallel scan, and the longest prefill a run of it covers. 8 (256 tokens
@@ -47,211 +36,60 @@ export const PARALLEL_SCAN_MAX: number = 2 ** PARALLEL_SCAN_STEPS;
 
 const INT64_MAX = 2 ** 62;
 
-/** Activations a recipe can observe or quantize (see lib/stats/schema.ts for their meaning). */
-export type ActName =
-  | "in_proj.input"
-  | "x"
-  | "z"
-  | "u"
-  | "x_proj.input"
-  | "dt_low"
-  | "B"
-  | "C"
-  | "dt"
-  | "y_ssm"
-  | "y";
-
-/** Hooks into the graph being built. */
-export interface GraphHooks {
-  /**
-   * Called with each activation of layer `layer` (a value of the graph, last axis `channels`);
-   * returns the value the rest of the graph uses (the same one to only observe it).
-   * `x_proj.input` is the SSM input `u` on its way to x_proj (the raw u, before the `u` hook),
-   * so that the projection can get a Q/DQ pair of its own.
-   */
-  act?(g: Graph, layer: number, name: ActName, value: string, channels: number): string;
-  /** Replaces a checkpoint parameter (same layout and float type); undefined keeps it. */
-  param?(g: Graph, name: string, dims: number[]): string | undefined;
-  /** Replaces a projection's weight as MatMul's B input, [in, out]; undefined keeps it. */
-  matmulWeight?(g: Graph, prefix: string, out: number, inp: number): string | undefined;
-  /** Replaces a whole projection `x @ W^T` (before its bias); undefined keeps the MatMul. */
-  linear?(g: Graph, x: string, prefix: string, out: number, inp: number): string | undefined;
+/**
+ * One Mamba-1 mixer, whichever model holds it: its tensors' prefix, its dimensions, its biases,
+ * and (Jamba) the RMSNorms on dt_low, B and C right after x_proj.
+ */
+export interface MixerSpec {
+  /** Tensor prefix, e.g. `backbone.layers.3.mixer` (Mamba) or `model.layers.3.mamba` (Jamba). */
+  prefix: string;
+  /** Layer index: names the states (`past_conv.{layer}`) and the hooks' activations. */
+  layer: number;
+  d: number;
+  e: number;
+  n: number;
+  r: number;
+  k: number;
+  /** conv1d has a bias. */
+  convBias: boolean;
+  /** in_proj and out_proj have biases. */
+  projBias: boolean;
+  /** Jamba: RMSNorms `<prefix>.{dt,b,c}_layernorm.weight` with this epsilon after x_proj. */
+  innerNormEps?: number;
 }
 
-/** Shared machinery of both graphs: weights, casts, linear layers, norms. */
-class Builder {
-  readonly g: Graph;
-  private cache = new Map<string, string>();
-  constructor(
-    name: string,
-    readonly cfg: MambaConfig,
-    readonly src: WeightSource,
-    readonly opt: GraphOptions,
-    readonly hooks: GraphHooks = {},
-  ) {
-    this.g = new Graph(name);
-  }
-
-  get ct(): DType {
-    return this.opt.compute;
-  }
-
-  /** The residual stream type: float32 unless computing in float16 without residual_in_fp32. */
-  get rt(): DType {
-    return this.ct === "float16" && !this.cfg.residual_in_fp32 ? "float16" : "float32";
-  }
-
-  private memo(key: string, make: () => string): string {
-    let v = this.cache.get(key);
-    if (v === undefined) this.cache.set(key, v = make());
-    return v;
-  }
-
-  /** A checkpoint tensor as an initializer of its own name, in the storage type. */
-  raw(name: string, dims: number[]): string {
-    return this.memo(`raw:${name}`, () => {
-      const dtype = this.opt.weights;
-      return this.g.init(name, dtype, dims, async () => {
-        const x = await this.src.read(name);
-        return dtype === "float16" ? bytesOf(f32ArrayToF16(x)) : bytesOf(x);
-      });
-    });
-  }
-
-  /** A checkpoint tensor in type `to` (a Cast that onnxruntime folds at load). */
-  weight(name: string, dims: number[], to: DType = this.ct): string {
-    const hooked = this.memo(`hook:${name}`, () => this.hooks.param?.(this.g, name, dims) ?? "");
-    if (hooked) {
-      return to === "float32"
-        ? hooked
-        : this.memo(`hookcast:${name}:${to}`, () => this.cast(hooked, to));
-    }
-    const r = this.raw(name, dims);
-    if (this.opt.weights === to) return r;
-    return this.memo(`cast:${name}:${to}`, () => this.cast(r, to));
-  }
-
-  cast(x: string, to: DType): string {
-    return this.g.op("Cast", [x], { to: { float32: 1, float16: 10 }[to as "float32"] });
-  }
-
-  /** x @ W^T (+ b) with W [out, in] from the checkpoint; x in the compute type. */
-  linear(
-    x: string,
-    prefix: string,
-    out: number,
-    inp: number,
-    bias: boolean,
-    type: DType = this.ct,
-  ): string {
-    const custom = this.hooks.linear?.(this.g, x, prefix, out, inp);
-    const y = custom ?? this.g.op("MatMul", [x, this.transposedWeight(prefix, out, inp, type)]);
-    return bias ? this.g.op("Add", [y, this.weight(`${prefix}.bias`, [out], type)]) : y;
-  }
-
-  /** W^T [in, out] of a projection, as MatMul's B input. */
-  private transposedWeight(prefix: string, out: number, inp: number, type: DType): string {
-    return this.memo(
-      `T:${prefix}`,
-      () =>
-        this.hooks.matmulWeight?.(this.g, prefix, out, inp) ??
-          this.g.op("Transpose", [this.weight(`${prefix}.weight`, [out, inp], type)], {
-            perm: [1, 0],
-          }),
-    );
-  }
-
-  /** RMSNorm in float32 over the last axis, in the pattern onnxruntime fuses. */
-  rmsnorm(x: string, weightName: string, xType: DType): string {
-    const g = this.g;
-    const xf = xType === "float32" ? x : this.cast(x, "float32");
-    const ms = g.op("ReduceMean", [
-      g.op("Pow", [xf, g.scalar("float32", 2)]),
-      g.const("int64", [-1]),
-    ]);
-    const rms = g.op("Sqrt", [g.op("Add", [ms, g.scalar("float32", this.cfg.layer_norm_epsilon)])]);
-    const w = this.weight(weightName, [this.cfg.hidden_size], "float32");
-    return g.op("Mul", [g.op("Div", [xf, rms]), w]);
-  }
-
-  /**
-   * The residual add of the previous block's output `out` (none before the first block) and the
-   * next RMSNorm. With a float32 residual stream, one SkipSimplifiedLayerNormalization
-   * (com.microsoft; the fusion onnxruntime makes on the CPU EP, not on WebGPU), one kernel
-   * instead of seven on GPU EPs. Returns [normed [.., d] float32, the new residual stream].
-   */
-  normAfter(hidden: string, out: string | undefined, weightName: string): [string, string] {
-    if (out === undefined || this.rt !== "float32") {
-      const h = out === undefined ? hidden : this.addResidual(hidden, out);
-      return [this.rmsnorm(h, weightName, this.rt), h];
-    }
-    const w = this.weight(weightName, [this.cfg.hidden_size], "float32");
-    const skip = this.ct === "float32" ? out : this.cast(out, "float32");
-    const [normed, , , sum] = this.g.opN(
-      "SkipSimplifiedLayerNormalization",
-      [hidden, skip, w],
-      { epsilon: { f: this.cfg.layer_norm_epsilon } },
-      {
-        domain: "com.microsoft",
-        outputs: [this.g.fresh("normed"), "", "", this.g.fresh("residual")],
-      },
-    );
-    return [normed, sum];
-  }
-
-  silu(x: string): string {
-    return this.g.op("Mul", [x, this.g.op("Sigmoid", [x])]);
-  }
-
-  /** A = -exp(A_log), [e, n] float32. */
-  A(p: string): string {
-    const { intermediate_size: e, state_size: n } = this.cfg;
-    return this.g.op("Neg", [this.g.op("Exp", [this.weight(`${p}.A_log`, [e, n], "float32")])]);
-  }
-
-  unsqueeze(x: string, axis: number): string {
-    return this.g.op("Unsqueeze", [x, this.g.const("int64", [axis])]);
-  }
-
-  embed(ids: string): string {
-    const { vocab_size: v, hidden_size: d } = this.cfg;
-    const h = this.g.op("Gather", [this.weight("backbone.embeddings.weight", [v, d]), ids]);
-    return this.ct === this.rt ? h : this.cast(h, this.rt);
-  }
-
-  /** The last block's residual add, the final norm and the lm_head; logits float32. */
-  head(hidden: string, out: string | undefined): string {
-    const { vocab_size: v, hidden_size: d } = this.cfg;
-    let [x] = this.normAfter(hidden, out, "backbone.norm_f.weight");
-    if (this.ct !== "float32") x = this.cast(x, this.ct);
-    const name = this.cfg.tie_word_embeddings ? "backbone.embeddings" : "lm_head";
-    const logits = this.linear(x, name, v, d, false);
-    return this.ct === "float32" ? logits : this.cast(logits, "float32");
-  }
-
-  addResidual(hidden: string, out: string): string {
-    return this.g.op("Add", [hidden, this.ct === this.rt ? out : this.cast(out, this.rt)]);
-  }
-
-  /** The big projections' input in the compute type. */
-  toCt(x: string): string {
-    return this.ct === "float32" ? x : this.cast(x, this.ct);
-  }
-
-  toF32(x: string): string {
-    return this.ct === "float32" ? x : this.cast(x, "float32");
-  }
-}
-
-/** Shapes of the per-layer projections. */
-function dims(cfg: MambaConfig) {
+/** The shared layers' view of a Mamba config. */
+export function mambaModelSpec(cfg: MambaConfig): ModelSpec {
   return {
+    hidden: cfg.hidden_size,
+    vocab: cfg.vocab_size,
+    eps: cfg.layer_norm_epsilon,
+    residualFp32: cfg.residual_in_fp32,
+    embedding: "backbone.embeddings.weight",
+    finalNorm: "backbone.norm_f.weight",
+    lmHead: cfg.tie_word_embeddings ? "backbone.embeddings" : "lm_head",
+  };
+}
+
+/** The mixer of layer `i` of a Mamba model. */
+export function mambaMixerSpec(cfg: MambaConfig, i: number): MixerSpec {
+  return {
+    prefix: `backbone.layers.${i}.mixer`,
+    layer: i,
     d: cfg.hidden_size,
     e: cfg.intermediate_size,
     n: cfg.state_size,
     r: cfg.time_step_rank,
     k: cfg.conv_kernel,
+    convBias: cfg.use_conv_bias,
+    projBias: cfg.use_bias,
   };
+}
+
+/** A = -exp(A_log), [e, n] float32. */
+function stateMatrix(B: GraphBuilder, m: MixerSpec): string {
+  const A_log = B.weight(`${m.prefix}.A_log`, [m.e, m.n], "float32");
+  return B.g.op("Neg", [B.g.op("Exp", [A_log])]);
 }
 
 /**
@@ -286,7 +124,7 @@ function scanBody(A: string, layer: number): Graph {
  * first l positions, so any l up to 2^steps works. Returns [h_{l-1} [b, e, n], y [b, l, e]].
  */
 function parallelScan(
-  B: Builder,
+  B: GraphBuilder,
   pastSsm: string, // [b, e, n]
   dt: string, // [b, l, e]
   dtu: string, // [b, l, e]
@@ -337,6 +175,135 @@ function parallelScan(
   return [last, y];
 }
 
+/**
+ * dt_low, B and C from x_proj's output [.., r + 2n] (split on the last axis), through Jamba's
+ * RMSNorms when the mixer has them, then the hooks.
+ */
+function splitXdbl(B: GraphBuilder, m: MixerSpec, xdbl: string, axis: number): string[] {
+  const g = B.g, { r, n, layer: i } = m;
+  let [dtLow, Bm, Cm] = g.opN("Split", [xdbl, g.const("int64", [r, n, n])], { axis }, {
+    outputs: 3,
+  });
+  if (m.innerNormEps !== undefined) {
+    const eps = m.innerNormEps, p = m.prefix;
+    dtLow = B.rmsnorm(dtLow, `${p}.dt_layernorm.weight`, "float32", r, eps);
+    Bm = B.rmsnorm(Bm, `${p}.b_layernorm.weight`, "float32", n, eps);
+    Cm = B.rmsnorm(Cm, `${p}.c_layernorm.weight`, "float32", n, eps);
+  }
+  return [B.act(i, "dt_low", dtLow, r), B.act(i, "B", Bm, n), B.act(i, "C", Cm, n)];
+}
+
+/** dt = softplus(dt_proj(dt_low) + bias), with the hook on dt_proj's output before the bias. */
+function timeStep(B: GraphBuilder, m: MixerSpec, dtLow: string): string {
+  const { e, r, prefix: p } = m;
+  const dtRaw = B.act(m.layer, "dt", B.linear(dtLow, `${p}.dt_proj`, e, r, false, "float32"), e);
+  const dtBias = B.weight(`${p}.dt_proj.bias`, [e], "float32");
+  return B.g.op("Softplus", [B.g.op("Add", [dtRaw, dtBias])]);
+}
+
+/**
+ * The mixer over whole sequences from its states: x [b, l, d] (the normed block input, in the
+ * compute type) -> out [b, l, d] (compute type). Declares `past_conv.{i}` [b, e, k-1] and
+ * `past_ssm.{i}` [b, e, n] as inputs and `present_conv.{i}`, `present_ssm.{i}` as outputs.
+ */
+export function mixerPrefill(B: GraphBuilder, m: MixerSpec, xIn: string): string {
+  const g = B.g, { d, e, n, r, k, layer: i, prefix: p } = m;
+  const pastConv = g.input(`past_conv.${i}`, "float32", ["batch", e, k - 1]);
+  const pastSsm = g.input(`past_ssm.${i}`, "float32", ["batch", e, n]);
+  const x = B.act(i, "in_proj.input", xIn, d);
+  // float16 compute: the big projections (in_proj, x_proj, out_proj, lm_head) in float16,
+  // the rest of the block in float32 (one Cast in and out of each projection)
+  const xz = B.toF32(B.linear(x, `${p}.in_proj`, 2 * e, d, m.projBias)); // [b, l, 2e]
+  let [xs, z] = g.opN("Split", [xz], { axis: 2, num_outputs: 2 }, { outputs: 2 }); // [b, l, e]
+  xs = B.act(i, "x", xs, e);
+  z = B.act(i, "z", z, e);
+  const xt = g.op("Transpose", [xs], { perm: [0, 2, 1] }); // [b, e, l]
+  const xpad = g.op("Concat", [pastConv, xt], { axis: 2 }); // [b, e, k-1+l]
+  const convState = g.op("Slice", [
+    xpad,
+    g.const("int64", [-(k - 1)]),
+    g.const("int64", [INT64_MAX]),
+    g.const("int64", [2]),
+  ]);
+  g.output(convState, "float32", ["batch", e, k - 1], `present_conv.${i}`);
+  const convIn = [xpad, B.weight(`${p}.conv1d.weight`, [e, 1, k], "float32")];
+  if (m.convBias) convIn.push(B.weight(`${p}.conv1d.bias`, [e], "float32"));
+  const conv = g.op("Conv", convIn, { group: e, kernel_shape: [k] }); // [b, e, l]
+  const uRaw = g.op("Transpose", [B.silu(conv)], { perm: [0, 2, 1] }); // [b, l, e]
+  const u = B.act(i, "u", uRaw, e);
+  const xpIn = B.toCt(B.act(i, "x_proj.input", uRaw, e, u));
+  const xdbl = B.toF32(B.linear(xpIn, `${p}.x_proj`, r + 2 * n, e, false)); // [b, l, r+2n]
+  const [dtLow, Bm, Cm] = splitXdbl(B, m, xdbl, 2); // [b, l, r], [b, l, n], [b, l, n]
+  const dt = timeStep(B, m, dtLow); // [b, l, e]
+  const dtu = g.op("Mul", [dt, u]); // [b, l, e]
+  const [hLast, ys] = B.opt.scan === "parallel"
+    ? parallelScan(B, pastSsm, dt, dtu, Bm, Cm, stateMatrix(B, m), i)
+    : g.opN("Scan", [pastSsm, dt, dtu, Bm, Cm], {
+      body: scanBody(stateMatrix(B, m), i),
+      num_scan_inputs: 4,
+      scan_input_axes: [1, 1, 1, 1],
+      scan_output_axes: [1],
+    }, { outputs: [`present_ssm.${i}`, g.fresh("ys")] }); // [b, e, n], [b, l, e]
+  g.output(hLast, "float32", ["batch", e, n]);
+  const Dw = B.weight(`${p}.D`, [e], "float32");
+  const ySsm = B.act(i, "y_ssm", g.op("Add", [ys, g.op("Mul", [u, Dw])]), e); // [b, l, e]
+  let y = g.op("Mul", [ySsm, B.silu(z)]); // [b, l, e]
+  if (B.ct !== "float32") y = B.cast(y, B.ct);
+  y = B.act(i, "y", y, e);
+  return B.linear(y, `${p}.out_proj`, d, e, m.projBias); // [b, l, d]
+}
+
+/**
+ * The mixer for one token per sequence: x [b, d] -> out [b, d], the recurrence written out,
+ * with the same state inputs and outputs as mixerPrefill.
+ */
+export function mixerDecode(B: GraphBuilder, m: MixerSpec, xIn: string): string {
+  const g = B.g, { d, e, n, r, k, layer: i, prefix: p } = m;
+  const pastConv = g.input(`past_conv.${i}`, "float32", ["batch", e, k - 1]);
+  const pastSsm = g.input(`past_ssm.${i}`, "float32", ["batch", e, n]);
+  const x = B.act(i, "in_proj.input", xIn, d);
+  const xz = B.toF32(B.linear(x, `${p}.in_proj`, 2 * e, d, m.projBias)); // [b, 2e]
+  let [xs, z] = g.opN("Split", [xz], { axis: 1, num_outputs: 2 }, { outputs: 2 }); // [b, e]
+  xs = B.act(i, "x", xs, e);
+  z = B.act(i, "z", z, e);
+  const window = g.op("Concat", [pastConv, B.unsqueeze(xs, 2)], { axis: 2 }); // [b, e, k]
+  const next = g.op("Slice", [
+    window,
+    g.const("int64", [1]),
+    g.const("int64", [INT64_MAX]),
+    g.const("int64", [2]),
+  ]);
+  g.output(next, "float32", ["batch", e, k - 1], `present_conv.${i}`);
+  const w2 = g.op("Reshape", [
+    B.weight(`${p}.conv1d.weight`, [e, 1, k], "float32"),
+    g.const("int64", [e, k]),
+  ]);
+  let conv = g.op("ReduceSum", [g.op("Mul", [window, w2]), g.const("int64", [2])], {
+    keepdims: 0,
+  }); // [b, e]
+  if (m.convBias) conv = g.op("Add", [conv, B.weight(`${p}.conv1d.bias`, [e], "float32")]);
+  const uRaw = B.silu(conv); // [b, e]
+  const u = B.act(i, "u", uRaw, e);
+  const xpIn = B.toCt(B.act(i, "x_proj.input", uRaw, e, u));
+  const xdbl = B.toF32(B.linear(xpIn, `${p}.x_proj`, r + 2 * n, e, false)); // [b, r+2n]
+  const [dtLow, Bm, Cm] = splitXdbl(B, m, xdbl, 1); // [b, r], [b, n], [b, n]
+  const dt = timeStep(B, m, dtLow); // [b, e]
+  const dA = g.op("Exp", [g.op("Mul", [B.unsqueeze(dt, 2), stateMatrix(B, m)])]); // [b, e, n]
+  const dBu = g.op("Mul", [B.unsqueeze(g.op("Mul", [dt, u]), 2), B.unsqueeze(Bm, 1)]); // [b, e, n]
+  const h = g.op("Add", [g.op("Mul", [dA, pastSsm]), dBu]); // [b, e, n]
+  g.output(h, "float32", ["batch", e, n], `present_ssm.${i}`);
+  const yC = g.op("Squeeze", [
+    g.op("MatMul", [h, B.unsqueeze(Cm, 2)]),
+    g.const("int64", [2]),
+  ]); // [b, e]
+  const Dw = B.weight(`${p}.D`, [e], "float32");
+  const ySsm = B.act(i, "y_ssm", g.op("Add", [yC, g.op("Mul", [u, Dw])]), e); // [b, e]
+  let y = g.op("Mul", [ySsm, B.silu(z)]); // [b, e]
+  if (B.ct !== "float32") y = B.cast(y, B.ct);
+  y = B.act(i, "y", y, e);
+  return B.linear(y, `${p}.out_proj`, d, e, m.projBias); // [b, d]
+}
+
 /** Builds the prefill graph (whole sequences, from the given states). */
 export function buildPrefill(
   cfg: MambaConfig,
@@ -344,73 +311,17 @@ export function buildPrefill(
   opt: GraphOptions,
   hooks: GraphHooks = {},
 ): Graph {
-  const B = new Builder("mamba_prefill", cfg, src, opt, hooks);
-  const g = B.g;
-  // `dflt`: the value to use when there is no hook (x_proj.input defaults to the hooked u)
-  const act = (i: number, name: ActName, v: string, c: number, dflt = v) =>
-    hooks.act ? hooks.act(g, i, name, v, c) : dflt;
-  const { d, e, n, r, k } = dims(cfg);
-  const ids = g.input("input_ids", "int64", ["batch", "seq"]);
+  const B = new GraphBuilder("mamba_prefill", mambaModelSpec(cfg), src, opt, hooks);
+  const ids = B.g.input("input_ids", "int64", ["batch", "seq"]);
   let hidden = B.embed(ids); // [b, l, d]
   let out: string | undefined; // the previous block's output, added to the residual by normAfter
   for (let i = 0; i < cfg.num_hidden_layers; i++) {
-    const p = `backbone.layers.${i}.mixer`;
-    const pastConv = g.input(`past_conv.${i}`, "float32", ["batch", e, k - 1]);
-    const pastSsm = g.input(`past_ssm.${i}`, "float32", ["batch", e, n]);
     let x: string;
     [x, hidden] = B.normAfter(hidden, out, `backbone.layers.${i}.norm.weight`); // [b, l, d]
-    if (B.ct !== "float32") x = B.cast(x, B.ct);
-    x = act(i, "in_proj.input", x, d);
-    // float16 compute: the big projections (in_proj, x_proj, out_proj, lm_head) in float16,
-    // the rest of the block in float32 (one Cast in and out of each projection)
-    const xz = B.toF32(B.linear(x, `${p}.in_proj`, 2 * e, d, cfg.use_bias)); // [b, l, 2e]
-    let [xs, z] = g.opN("Split", [xz], { axis: 2, num_outputs: 2 }, { outputs: 2 }); // [b, l, e]
-    xs = act(i, "x", xs, e);
-    z = act(i, "z", z, e);
-    const xt = g.op("Transpose", [xs], { perm: [0, 2, 1] }); // [b, e, l]
-    const xpad = g.op("Concat", [pastConv, xt], { axis: 2 }); // [b, e, k-1+l]
-    const convState = g.op("Slice", [
-      xpad,
-      g.const("int64", [-(k - 1)]),
-      g.const("int64", [INT64_MAX]),
-      g.const("int64", [2]),
-    ]);
-    g.output(convState, "float32", ["batch", e, k - 1], `present_conv.${i}`);
-    const convIn = [xpad, B.weight(`${p}.conv1d.weight`, [e, 1, k], "float32")];
-    if (cfg.use_conv_bias) convIn.push(B.weight(`${p}.conv1d.bias`, [e], "float32"));
-    const conv = g.op("Conv", convIn, { group: e, kernel_shape: [k] }); // [b, e, l]
-    const uRaw = g.op("Transpose", [B.silu(conv)], { perm: [0, 2, 1] }); // [b, l, e]
-    const u = act(i, "u", uRaw, e);
-    const xIn = B.toCt(act(i, "x_proj.input", uRaw, e, u));
-    const xdbl = B.toF32(B.linear(xIn, `${p}.x_proj`, r + 2 * n, e, false)); // [b, l, r+2n]
-    let [dtLow, Bm, Cm] = g.opN("Split", [xdbl, g.const("int64", [r, n, n])], { axis: 2 }, {
-      outputs: 3,
-    });
-    dtLow = act(i, "dt_low", dtLow, r);
-    Bm = act(i, "B", Bm, n);
-    Cm = act(i, "C", Cm, n);
-    const dtRaw = act(i, "dt", B.linear(dtLow, `${p}.dt_proj`, e, r, false, "float32"), e); // [b, l, e]
-    const dtBias = B.weight(`${p}.dt_proj.bias`, [e], "float32");
-    const dt = g.op("Softplus", [g.op("Add", [dtRaw, dtBias])]); // [b, l, e]
-    const dtu = g.op("Mul", [dt, u]); // [b, l, e]
-    const [hLast, ys] = opt.scan === "parallel"
-      ? parallelScan(B, pastSsm, dt, dtu, Bm, Cm, B.A(p), i)
-      : g.opN("Scan", [pastSsm, dt, dtu, Bm, Cm], {
-        body: scanBody(B.A(p), i),
-        num_scan_inputs: 4,
-        scan_input_axes: [1, 1, 1, 1],
-        scan_output_axes: [1],
-      }, { outputs: [`present_ssm.${i}`, g.fresh("ys")] }); // [b, e, n], [b, l, e]
-    g.output(hLast, "float32", ["batch", e, n]);
-    const Dw = B.weight(`${p}.D`, [e], "float32");
-    const ySsm = act(i, "y_ssm", g.op("Add", [ys, g.op("Mul", [u, Dw])]), e); // [b, l, e]
-    let y = g.op("Mul", [ySsm, B.silu(z)]); // [b, l, e]
-    if (B.ct !== "float32") y = B.cast(y, B.ct);
-    y = act(i, "y", y, e);
-    out = B.linear(y, `${p}.out_proj`, d, e, cfg.use_bias); // [b, l, d]
+    out = mixerPrefill(B, mambaMixerSpec(cfg, i), B.toCt(x)); // [b, l, d]
   }
-  g.output(B.head(hidden, out), "float32", ["batch", "seq", cfg.vocab_size], "logits");
-  return g;
+  B.g.output(B.head(hidden, out), "float32", ["batch", "seq", cfg.vocab_size], "logits");
+  return B.g;
 }
 
 /** Builds the decode graph (one token per sequence, states in and out). */
@@ -420,73 +331,15 @@ export function buildDecode(
   opt: GraphOptions,
   hooks: GraphHooks = {},
 ): Graph {
-  const B = new Builder("mamba_decode", cfg, src, opt, hooks);
-  const g = B.g;
-  // `dflt`: the value to use when there is no hook (x_proj.input defaults to the hooked u)
-  const act = (i: number, name: ActName, v: string, c: number, dflt = v) =>
-    hooks.act ? hooks.act(g, i, name, v, c) : dflt;
-  const { d, e, n, r, k } = dims(cfg);
-  const ids = g.input("input_ids", "int64", ["batch"]);
+  const B = new GraphBuilder("mamba_decode", mambaModelSpec(cfg), src, opt, hooks);
+  const ids = B.g.input("input_ids", "int64", ["batch"]);
   let hidden = B.embed(ids); // [b, d]
   let out: string | undefined; // the previous block's output, added to the residual by normAfter
   for (let i = 0; i < cfg.num_hidden_layers; i++) {
-    const p = `backbone.layers.${i}.mixer`;
-    const pastConv = g.input(`past_conv.${i}`, "float32", ["batch", e, k - 1]);
-    const pastSsm = g.input(`past_ssm.${i}`, "float32", ["batch", e, n]);
     let x: string;
     [x, hidden] = B.normAfter(hidden, out, `backbone.layers.${i}.norm.weight`); // [b, d]
-    if (B.ct !== "float32") x = B.cast(x, B.ct);
-    x = act(i, "in_proj.input", x, d);
-    const xz = B.toF32(B.linear(x, `${p}.in_proj`, 2 * e, d, cfg.use_bias)); // [b, 2e]
-    let [xs, z] = g.opN("Split", [xz], { axis: 1, num_outputs: 2 }, { outputs: 2 }); // [b, e]
-    xs = act(i, "x", xs, e);
-    z = act(i, "z", z, e);
-    const window = g.op("Concat", [pastConv, B.unsqueeze(xs, 2)], { axis: 2 }); // [b, e, k]
-    const next = g.op("Slice", [
-      window,
-      g.const("int64", [1]),
-      g.const("int64", [INT64_MAX]),
-      g.const("int64", [2]),
-    ]);
-    g.output(next, "float32", ["batch", e, k - 1], `present_conv.${i}`);
-    const w2 = g.op("Reshape", [
-      B.weight(`${p}.conv1d.weight`, [e, 1, k], "float32"),
-      g.const("int64", [e, k]),
-    ]);
-    let conv = g.op("ReduceSum", [g.op("Mul", [window, w2]), g.const("int64", [2])], {
-      keepdims: 0,
-    }); // [b, e]
-    if (cfg.use_conv_bias) {
-      conv = g.op("Add", [conv, B.weight(`${p}.conv1d.bias`, [e], "float32")]);
-    }
-    const uRaw = B.silu(conv); // [b, e]
-    const u = act(i, "u", uRaw, e);
-    const xIn = B.toCt(act(i, "x_proj.input", uRaw, e, u));
-    const xdbl = B.toF32(B.linear(xIn, `${p}.x_proj`, r + 2 * n, e, false)); // [b, r+2n]
-    let [dtLow, Bm, Cm] = g.opN("Split", [xdbl, g.const("int64", [r, n, n])], { axis: 1 }, {
-      outputs: 3,
-    });
-    dtLow = act(i, "dt_low", dtLow, r);
-    Bm = act(i, "B", Bm, n);
-    Cm = act(i, "C", Cm, n);
-    const dtRaw = act(i, "dt", B.linear(dtLow, `${p}.dt_proj`, e, r, false, "float32"), e); // [b, e]
-    const dtBias = B.weight(`${p}.dt_proj.bias`, [e], "float32");
-    const dt = g.op("Softplus", [g.op("Add", [dtRaw, dtBias])]); // [b, e]
-    const dA = g.op("Exp", [g.op("Mul", [B.unsqueeze(dt, 2), B.A(p)])]); // [b, e, n]
-    const dBu = g.op("Mul", [B.unsqueeze(g.op("Mul", [dt, u]), 2), B.unsqueeze(Bm, 1)]); // [b, e, n]
-    const h = g.op("Add", [g.op("Mul", [dA, pastSsm]), dBu]); // [b, e, n]
-    g.output(h, "float32", ["batch", e, n], `present_ssm.${i}`);
-    const yC = g.op("Squeeze", [
-      g.op("MatMul", [h, B.unsqueeze(Cm, 2)]),
-      g.const("int64", [2]),
-    ]); // [b, e]
-    const Dw = B.weight(`${p}.D`, [e], "float32");
-    const ySsm = act(i, "y_ssm", g.op("Add", [yC, g.op("Mul", [u, Dw])]), e); // [b, e]
-    let y = g.op("Mul", [ySsm, B.silu(z)]); // [b, e]
-    if (B.ct !== "float32") y = B.cast(y, B.ct);
-    y = act(i, "y", y, e);
-    out = B.linear(y, `${p}.out_proj`, d, e, cfg.use_bias); // [b, d]
+    out = mixerDecode(B, mambaMixerSpec(cfg, i), B.toCt(x)); // [b, d]
   }
-  g.output(B.head(hidden, out), "float32", ["batch", cfg.vocab_size], "logits");
-  return g;
+  B.g.output(B.head(hidden, out), "float32", ["batch", cfg.vocab_size], "logits");
+  return B.g;
 }

@@ -1,21 +1,20 @@
 /**
- * `Model`: a Mamba language model running in onnxruntime, from a checkpoint folder.
+ * `Model`: a language model (Mamba-1 or Jamba, lib/arch/registry.ts) running in onnxruntime, from
+ * a checkpoint folder.
  */
 import { join } from "node:path";
 import { type Checkpoint, openCheckpoint } from "./checkpoint.ts";
-import type { MambaConfig } from "./config.ts";
+import { archOfConfig, type ModelConfig, type StateTensorSpec } from "./arch/registry.ts";
 import { KitError } from "./errors.ts";
-import {
-  buildDecode,
-  buildPrefill,
-  type GraphOptions,
-  PARALLEL_SCAN_MAX,
-  type WeightSource,
-} from "./mamba_onnx.ts";
+import { type GraphOptions, PARALLEL_SCAN_MAX, type WeightSource } from "./mamba_onnx.ts";
+import { makeState, type ModelState, zeroState } from "./state.ts";
 import { writeModelFolder } from "./onnx/save.ts";
 import { createModelSessions, type Ep, parseEp, type Session, Tensor } from "./runtime.ts";
 import { loadTokenizer, missingTokenizer, type Tokenizer } from "./tokenizer.ts";
 import { graphCacheDir } from "./cache.ts";
+import { isQuantizedFolder, readQuantizedFolder } from "./quant/folder.ts";
+import { methodSpec } from "./quant/methods.ts";
+import type { QuantPlan } from "./quant/plan.ts";
 
 /** Numeric precision of a model's graphs. */
 export type Dtype = "fp32" | "fp16";
@@ -42,14 +41,12 @@ export interface LoadOptions {
   deviceStates?: boolean;
 }
 
-/** The recurrent state of a batch of sequences: per layer, conv window and SSM state. */
-export interface MambaState {
-  batch: number;
-  /** per layer [b, e, k-1] */
-  conv: Tensor[];
-  /** per layer [b, e, n] */
-  ssm: Tensor[];
-}
+export type { ModelState } from "./state.ts";
+/**
+ * The state of a batch of sequences (the name from before Jamba; see `ModelState`): for Mamba,
+ * per layer `conv[i]` [b, e, k-1] and `ssm[i]` [b, e, n].
+ */
+export type MambaState = ModelState;
 
 export interface GenerateOptions {
   /** Number of tokens to generate (fewer if `stopAtEos` and the model ends the text). */
@@ -62,7 +59,8 @@ export interface GenerateOptions {
 
 /** The public face of a model, full-precision or quantized. */
 export interface Model {
-  readonly config: MambaConfig;
+  /** The resolved config (`model_type` says which architecture). */
+  readonly config: ModelConfig;
   readonly tokenizer: Tokenizer;
   /** Where the model came from. */
   readonly source: string;
@@ -75,6 +73,8 @@ export interface Model {
   generate(ids: number[], options: GenerateOptions): Promise<number[]>;
   /** A zero state for `batch` sequences. */
   initialState(batch: number): MambaState;
+  /** The tensors of a state (names, shapes, which grow with the tokens seen). */
+  readonly stateLayout: readonly StateTensorSpec[];
   /** Runs equal-length sequences from `state`: logits [b, l, v] and the state after them. */
   prefill(
     ids: number[][],
@@ -90,8 +90,9 @@ export interface Model {
 
 /** A model whose prefill and decode graphs are ONNX files in a folder. */
 export class OnnxModel implements Model {
+  readonly stateLayout: readonly StateTensorSpec[];
   constructor(
-    readonly config: MambaConfig,
+    readonly config: ModelConfig,
     readonly tokenizer: Tokenizer,
     readonly source: string,
     readonly ep: Ep,
@@ -100,14 +101,15 @@ export class OnnxModel implements Model {
     private readonly decodeSession: Session,
     /** The longest prefill one run of the graph takes (longer inputs go in pieces). */
     readonly maxPrefill: number = Infinity,
-  ) {}
+  ) {
+    this.stateLayout = archOfConfig(config).stateLayout(config);
+  }
 
   /** Output locations that keep the states of `config` on the GPU (session option). */
-  static deviceStateLocations(config: MambaConfig): Record<string, "cpu" | "gpu-buffer"> {
+  static deviceStateLocations(config: ModelConfig): Record<string, "cpu" | "gpu-buffer"> {
     const loc: Record<string, "cpu" | "gpu-buffer"> = { logits: "cpu" };
-    for (let i = 0; i < config.num_hidden_layers; i++) {
-      loc[`present_conv.${i}`] = "gpu-buffer";
-      loc[`present_ssm.${i}`] = "gpu-buffer";
+    for (const t of archOfConfig(config).stateLayout(config)) {
+      loc[`present_${t.name}`] = "gpu-buffer";
     }
     return loc;
   }
@@ -116,7 +118,7 @@ export class OnnxModel implements Model {
   static async open(
     dir: string,
     meta: {
-      config: MambaConfig;
+      config: ModelConfig;
       tokenizer: Tokenizer;
       source: string;
       method: string;
@@ -144,35 +146,30 @@ export class OnnxModel implements Model {
   }
 
   initialState(batch: number): MambaState {
-    const { intermediate_size: e, state_size: n, conv_kernel: k } = this.config;
-    const L = this.config.num_hidden_layers;
-    return {
-      batch,
-      conv: Array.from(
-        { length: L },
-        () => new Tensor("float32", new Float32Array(batch * e * (k - 1)), [batch, e, k - 1]),
-      ),
-      ssm: Array.from(
-        { length: L },
-        () => new Tensor("float32", new Float32Array(batch * e * n), [batch, e, n]),
-      ),
-    };
+    return zeroState([...this.stateLayout], batch);
   }
 
   private feeds(ids: Tensor, state: MambaState): Record<string, Tensor> {
     const f: Record<string, Tensor> = { input_ids: ids };
-    state.conv.forEach((t, i) => f[`past_conv.${i}`] = t);
-    state.ssm.forEach((t, i) => f[`past_ssm.${i}`] = t);
+    for (const t of this.stateLayout) {
+      const x = state.tensors?.[t.name];
+      if (!x) throw new KitError(`the state lacks '${t.name}' (a state of another model?)`);
+      f[`past_${t.name}`] = x;
+    }
     return f;
   }
 
-  private stateOf(out: Record<string, Tensor>, batch: number): MambaState {
-    const L = this.config.num_hidden_layers;
-    return {
+  private stateOf(
+    out: Record<string, Tensor>,
+    batch: number,
+    seen: number,
+  ): MambaState {
+    return makeState(
+      [...this.stateLayout],
       batch,
-      conv: Array.from({ length: L }, (_, i) => out[`present_conv.${i}`] as Tensor),
-      ssm: Array.from({ length: L }, (_, i) => out[`present_ssm.${i}`] as Tensor),
-    };
+      seen,
+      (t) => out[`present_${t.name}`] as Tensor,
+    );
   }
 
   private checkIds(ids: number[]): void {
@@ -192,10 +189,13 @@ export class OnnxModel implements Model {
     }
     ids.forEach((s) => this.checkIds(s));
     state ??= this.initialState(b);
+    if (state.batch !== b) {
+      throw new KitError(`prefill: ${b} sequences for a state of a batch of ${state.batch}`);
+    }
     if (l > this.maxPrefill) return await this.prefillInPieces(ids, state);
     const t = new Tensor("int64", BigInt64Array.from(ids.flat(), BigInt), [b, l]);
     const out = await this.prefillSession.run(this.feeds(t, state));
-    return { logits: out.logits.data as Float32Array, state: this.stateOf(out, b) };
+    return { logits: out.logits.data as Float32Array, state: this.stateOf(out, b, state.seen + l) };
   }
 
   /**
@@ -229,11 +229,14 @@ export class OnnxModel implements Model {
     }
     const t = new Tensor("int64", BigInt64Array.from(ids, BigInt), [ids.length]);
     const out = await this.decodeSession.run(this.feeds(t, state));
-    return { logits: out.logits.data as Float32Array, state: this.stateOf(out, ids.length) };
+    return {
+      logits: out.logits.data as Float32Array,
+      state: this.stateOf(out, ids.length, state.seen + 1),
+    };
   }
 
   disposeState(state: MambaState): void {
-    for (const t of [...state.conv, ...state.ssm]) if (t.location === "gpu-buffer") t.dispose();
+    for (const t of Object.values(state.tensors)) if (t.location === "gpu-buffer") t.dispose();
   }
 
   async logits(ids: number[]): Promise<Float32Array> {
@@ -319,13 +322,14 @@ export function maxPrefillOf(opt: GraphOptions): number {
 /** Writes `prefill.onnx`, `decode.onnx` and their shared `weights.bin` into `dir`. */
 export async function buildGraphs(
   dir: string,
-  config: MambaConfig,
+  config: ModelConfig,
   src: WeightSource,
   opt: GraphOptions,
   metadata: Record<string, string> = {},
 ): Promise<void> {
-  const prefill = buildPrefill(config, src, opt);
-  const decode = buildDecode(config, src, opt);
+  const arch = archOfConfig(config);
+  const prefill = arch.buildPrefill(config, src, opt);
+  const decode = arch.buildDecode(config, src, opt);
   await writeModelFolder(dir, { "prefill.onnx": prefill, "decode.onnx": decode }, {
     metadata: { ...metadata, weights: opt.weights, compute: opt.compute },
   });
@@ -355,7 +359,7 @@ export async function modelFromCheckpoint(
   const opt = graphOptions(dtype, ep, options.scan);
   const dir = await graphCacheDir(ckpt, graphVariant(opt), options.cacheDir);
   if (!(await isFile(join(dir, "decode.onnx")))) {
-    await buildGraphs(dir, ckpt.config, ckpt.store, opt, { source: ckpt.dir, dtype });
+    await buildGraphs(dir, ckpt.config, ckpt.src, opt, { source: ckpt.dir, dtype });
   }
   return await OnnxModel.open(
     dir,
@@ -373,7 +377,8 @@ export async function modelFromCheckpoint(
 }
 
 /**
- * Loads a Hugging Face Mamba checkpoint folder (config.json, model.safetensors, tokenizer.json),
+ * Loads a Hugging Face Mamba-1 or Jamba checkpoint folder (config.json, model.safetensors,
+ * tokenizer.json),
  * or a quantized model folder saved by `quantize`, and returns a model that runs in onnxruntime.
  *
  * @example
@@ -386,13 +391,12 @@ export async function modelFromCheckpoint(
  * ```
  */
 export async function loadModel(dir: string, options: LoadOptions = {}): Promise<Model> {
-  // a quantized folder saved by `quantize` (imported lazily: lib/quant builds on this module)
-  const quant = await import("./quant/quantize.ts");
-  if (await quant.isQuantizedFolder(dir)) {
+  // a quantized folder saved by `quantize`
+  if (await isQuantizedFolder(dir)) {
     if (options.dtype && options.dtype !== "fp32") {
       throw new KitError(`${dir}: a quantized model has no '${options.dtype}' variant`);
     }
-    return await quant.loadQuantized(dir, {
+    return await loadQuantized(dir, {
       ep: options.ep,
       threads: options.threads,
       deviceStates: options.deviceStates,
@@ -401,11 +405,49 @@ export async function loadModel(dir: string, options: LoadOptions = {}): Promise
   return await modelFromCheckpoint(await openCheckpoint(dir), options);
 }
 
+/** A quantized model: a `Model`, and the folder it was saved to. */
+export interface QuantizedModel extends Model {
+  readonly dir: string;
+  readonly plan: QuantPlan;
+}
+
+/**
+ * Opens a quantized model folder written by `quantize` (no recalibration).
+ *
+ * @example
+ * ```ts
+ * const q = await loadQuantized("out/embedded-quamba");
+ * ```
+ */
+export async function loadQuantized(
+  dir: string,
+  options: { ep?: Ep; threads?: number; deviceStates?: boolean } = {},
+): Promise<QuantizedModel> {
+  const folder = await readQuantizedFolder(dir);
+  const tokenizer = await isFile(join(dir, "tokenizer.json"))
+    ? checkVocab(await loadTokenizer(dir), folder.config, dir)
+    : missingTokenizer(dir);
+  const model = await OnnxModel.open(
+    dir,
+    { config: folder.config, tokenizer, source: folder.sourceModel, method: folder.method },
+    options.ep ?? "cpu",
+    options.threads,
+    options.deviceStates,
+  );
+  const plan: QuantPlan = {
+    method: folder.method,
+    percentile: folder.percentile,
+    spec: methodSpec(folder.method),
+    layers: folder.layers,
+  };
+  return Object.assign(model, { dir, plan });
+}
+
 /**
  * A tokenizer whose ids all fit the model's vocabulary (`vocab_size` rows of the embedding; a
  * model may have more rows than the tokenizer has tokens, never fewer).
  */
-export function checkVocab(tok: Tokenizer, config: MambaConfig, dir: string): Tokenizer {
+export function checkVocab(tok: Tokenizer, config: ModelConfig, dir: string): Tokenizer {
   if (tok.vocabSize > config.vocab_size) {
     throw new KitError(
       `${join(dir, "tokenizer.json")}: the tokenizer has ${tok.vocabSize} tokens, more than the ` +

@@ -1,23 +1,25 @@
 /**
- * Observing a model's activations: a prefill graph with an extra output for every activation a
- * quantization recipe touches (lib/stats/schema.ts), plus the out_proj input after the
- * Hadamard rotation, run in chunks of the sequence so that memory stays bounded.
+ * Observing a model's activations (any architecture of lib/arch/registry.ts): a prefill graph
+ * with an extra output for every activation a quantization recipe touches (lib/stats/schema.ts),
+ * plus each Mamba mixer's out_proj input after the Hadamard rotation, run in chunks of the
+ * sequence (states and attention caches carried) so that memory stays bounded.
  */
 import { join } from "node:path";
+import { archOfConfig, type ModelConfig } from "./arch/registry.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import { graphCacheDir } from "./cache.ts";
-import type { MambaConfig } from "./config.ts";
 import { exists } from "./fsutil.ts";
-import { buildPrefill, type GraphOptions, type WeightSource } from "./mamba_onnx.ts";
+import type { GraphOptions, WeightSource } from "./mamba_onnx.ts";
 import { hadamardOnnx } from "./onnx/hadamard_op.ts";
 import { writeModelFolder } from "./onnx/save.ts";
 import { createSession, type Ep, type Session, Tensor } from "./runtime.ts";
-import type { TensorName } from "./stats/schema.ts";
+import type { StatTensor } from "./stats/schema.ts";
+import { zeroState } from "./state.ts";
 
 /** Called with each observed activation of a chunk: [rows, channels] row-major, float32. */
 export type Visit = (
   layer: number,
-  tensor: TensorName,
+  tensor: StatTensor,
   data: Float32Array,
   channels: number,
 ) => void;
@@ -33,7 +35,7 @@ export type Visit = (
  */
 export class ActivationObserver {
   private constructor(
-    readonly config: MambaConfig,
+    readonly config: ModelConfig,
     private readonly session: Session,
   ) {}
 
@@ -43,31 +45,35 @@ export class ActivationObserver {
     options: { ep?: Ep; cacheDir?: string; threads?: number } = {},
   ): Promise<ActivationObserver> {
     const dir = await graphCacheDir(ckpt, "observe-float32", options.cacheDir);
-    return await ActivationObserver.openFor(ckpt.config, ckpt.store, dir, {
-      ...options,
-      source: ckpt.dir,
-    });
+    return await ActivationObserver.openFor(
+      ckpt.config,
+      ckpt.src,
+      dir,
+      {
+        ...options,
+        source: ckpt.dir,
+      },
+    );
   }
 
   /** The observation graph of any weights (e.g. transformed ones), built into `dir` if missing. */
   static async openFor(
-    config: MambaConfig,
+    config: ModelConfig,
     src: WeightSource,
     dir: string,
     options: { ep?: Ep; threads?: number; source?: string } = {},
   ): Promise<ActivationObserver> {
     if (!(await exists(join(dir, "prefill.onnx")))) {
-      const e = config.intermediate_size;
       const opt: GraphOptions = { weights: "float32", compute: "float32" };
-      const g = buildPrefill(config, src, opt, {
+      const g = archOfConfig(config).buildPrefill(config, src, opt, {
         act(g, layer, name, value, channels) {
           if (name === "x_proj.input") return value; // the same values as u
           g.output(value, "float32", ["batch", "seq", channels], `act.${layer}.${name}`);
           if (name === "y") {
             g.output(
-              hadamardOnnx(g, value, e, 3),
+              hadamardOnnx(g, value, channels, 3),
               "float32",
-              ["batch", "seq", e],
+              ["batch", "seq", channels],
               `act.${layer}.y_had`,
             );
           }
@@ -89,18 +95,10 @@ export class ActivationObserver {
    * calls `visit` with every activation of every chunk.
    */
   async observe(ids: number[], visit: Visit, options: { chunk?: number } = {}): Promise<void> {
-    const c = this.config, L = c.num_hidden_layers;
-    const { intermediate_size: e, state_size: n, conv_kernel: k } = c;
+    const layout = archOfConfig(this.config).stateLayout(this.config);
     const chunk = options.chunk ?? 512;
     const feeds: Record<string, Tensor> = {};
-    for (let i = 0; i < L; i++) {
-      feeds[`past_conv.${i}`] = new Tensor("float32", new Float32Array(e * (k - 1)), [
-        1,
-        e,
-        k - 1,
-      ]);
-      feeds[`past_ssm.${i}`] = new Tensor("float32", new Float32Array(e * n), [1, e, n]);
-    }
+    for (const [name, t] of Object.entries(zeroState(layout, 1).tensors)) feeds[`past_${name}`] = t;
     for (let start = 0; start < ids.length; start += chunk) {
       const piece = ids.slice(start, start + chunk);
       feeds.input_ids = new Tensor("int64", BigInt64Array.from(piece, BigInt), [
@@ -110,12 +108,9 @@ export class ActivationObserver {
       const out = await this.session.run(feeds);
       for (const [name, t] of Object.entries(out)) {
         const m = /^act\.(\d+)\.(.+)$/.exec(name);
-        if (m) visit(Number(m[1]), m[2] as TensorName, t.data as Float32Array, t.dims[2]);
+        if (m) visit(Number(m[1]), m[2] as StatTensor, t.data as Float32Array, t.dims[2]);
       }
-      for (let i = 0; i < L; i++) {
-        feeds[`past_conv.${i}`] = out[`present_conv.${i}`] as Tensor;
-        feeds[`past_ssm.${i}`] = out[`present_ssm.${i}`] as Tensor;
-      }
+      for (const t of layout) feeds[`past_${t.name}`] = out[`present_${t.name}`] as Tensor;
     }
   }
 

@@ -27,6 +27,14 @@ export const EMBEDDED_MODEL: string = fileURLToPath(
   new URL("../data/models/embedded", import.meta.url),
 );
 
+/**
+ * A tiny trained Jamba (108k parameters: attention at layers 1 and 4, 3 experts top-2 at layers 1
+ * and 3), with transformers' reference outputs beside it (made by scripts/make_jamba_fixture.py).
+ */
+export const JAMBA_TINY_MODEL: string = fileURLToPath(
+  new URL("../tests/fixtures/jamba_tiny", import.meta.url),
+);
+
 /** The default calibration text: a WikiText-2 validation sample (see data/calibration/README.md). */
 export const DEFAULT_CALIBRATION: string = fileURLToPath(
   new URL("../data/calibration/wikitext2_valid_sample.txt", import.meta.url),

@@ -278,6 +278,12 @@ export async function collectLayer(
   if (!(Number.isInteger(layer) && layer >= 0 && layer < L)) {
     throw new KitError(`layer ${layer} out of range: the model has layers 0..${L - 1}`);
   }
+  const mixer = ckpt.arch.mixers(ckpt.config).find((m) => m.layer === layer);
+  if (!mixer) {
+    throw new KitError(
+      `layer ${layer} of ${ckpt.dir} has no Mamba mixer (it is an attention layer)`,
+    );
+  }
   const calib = await loadCalibration(
     options.calibration ?? DEFAULT_CALIBRATION,
     await loadTokenizer(ckpt.dir),
@@ -296,7 +302,7 @@ export async function collectLayer(
   } finally {
     await obs.close();
   }
-  const e = ckpt.config.intermediate_size;
+  const e = mixer.e;
   const u = concat(parts.u);
   return {
     model: ckpt.dir,

@@ -7,8 +7,8 @@
  * r = time_step_rank, k = conv_kernel, v = vocab_size.
  */
 import type { Checkpoint } from "./checkpoint.ts";
-import type { MambaConfig } from "./config.ts";
-import type { ActName } from "./mamba_onnx.ts";
+import { asMambaConfig, type MambaConfig } from "./config.ts";
+import { type ActName, mambaMixerSpec, type MixerSpec } from "./mamba_onnx.ts";
 
 /** Recurrent state of every layer. */
 export interface ReferenceState {
@@ -24,7 +24,12 @@ export interface ReferenceHooks {
 }
 
 /** Row-major `y[o] = sum_i W[o, i] x[i] (+ b[o])` with W [out, in]. */
-function linear(W: Float32Array, x: Float64Array, out: number, b?: Float32Array): Float64Array {
+export function linear(
+  W: Float32Array,
+  x: Float64Array,
+  out: number,
+  b?: Float32Array,
+): Float64Array {
   const inp = x.length;
   const y = new Float64Array(out);
   for (let o = 0; o < out; o++) {
@@ -36,7 +41,8 @@ function linear(W: Float32Array, x: Float64Array, out: number, b?: Float32Array)
   return y;
 }
 
-const silu = (x: number) => x / (1 + Math.exp(-x));
+/** x · sigmoid(x) */
+export const silu = (x: number): number => x / (1 + Math.exp(-x));
 const softplus = (x: number) => (x > 20 ? x : Math.log1p(Math.exp(x)));
 
 /**
@@ -64,7 +70,7 @@ export class ReferenceMamba {
     const w = new Map<string, Float32Array>();
     for (const name of ckpt.store.names()) w.set(name, await ckpt.store.read(name));
     if (ckpt.config.tie_word_embeddings) w.set("lm_head.weight", w.get(ckpt.lmHead)!);
-    return new ReferenceMamba(ckpt.config, w);
+    return new ReferenceMamba(asMambaConfig(ckpt.config, "ReferenceMamba"), w);
   }
 
   /** A zero state. */
@@ -106,59 +112,91 @@ export class ReferenceMamba {
   }
 
   private rmsnorm(x: Float64Array, weight: Float32Array): Float64Array {
-    let ms = 0;
-    for (const a of x) ms += a * a;
-    const scale = 1 / Math.sqrt(ms / x.length + this.config.layer_norm_epsilon);
-    return x.map((a, j) => a * scale * weight[j]);
+    return rmsnorm(x, weight, this.config.layer_norm_epsilon);
   }
 
   /** The Mamba block (selective SSM) for one token: x [d] -> [d]. */
   private mixer(layer: number, xIn: Float64Array, state: ReferenceState): Float64Array {
-    const c = this.config;
-    const { intermediate_size: e, state_size: n, conv_kernel: k, time_step_rank: r } = c;
-    const W = (s: string) => this.w.get(`backbone.layers.${layer}.mixer.${s}`)!;
-    const act = (name: ActName, v: Float64Array) => this.hooks.act?.(layer, name, v) ?? v;
-    const x = act("in_proj.input", xIn);
-    const xz = linear(W("in_proj.weight"), x, 2 * e, c.use_bias ? W("in_proj.bias") : undefined); // [2e]
-    const xs = act("x", xz.slice(0, e)), z = act("z", xz.slice(e)); // [e] each
-    const conv = state.conv[layer]; // [e, k-1]
-    const convW = W("conv1d.weight"); // [e, 1, k]
-    const convB = c.use_conv_bias ? W("conv1d.bias") : undefined;
-    const uRaw = new Float64Array(e); // conv1d + SiLU output, the SSM input
-    for (let ch = 0; ch < e; ch++) {
-      let s = convB ? convB[ch] : 0;
-      for (let j = 0; j < k - 1; j++) s += convW[ch * k + j] * conv[ch * (k - 1) + j];
-      s += convW[ch * k + k - 1] * xs[ch];
-      for (let j = 0; j < k - 2; j++) conv[ch * (k - 1) + j] = conv[ch * (k - 1) + j + 1];
-      if (k > 1) conv[ch * (k - 1) + k - 2] = xs[ch];
-      uRaw[ch] = silu(s);
-    }
-    const u = act("u", uRaw);
-    const xpIn = this.hooks.act ? act("x_proj.input", uRaw) : u;
-    const xdbl = linear(W("x_proj.weight"), xpIn, r + 2 * n); // [r + 2n] = dt_low | B | C
-    const dtLow = act("dt_low", xdbl.slice(0, r));
-    const B = act("B", xdbl.slice(r, r + n)), C = act("C", xdbl.slice(r + n));
-    const dtRaw = act("dt", linear(W("dt_proj.weight"), dtLow, e)); // [e], before the bias
-    const bias = W("dt_proj.bias");
-    const dt = dtRaw.map((v, ch) => softplus(v + bias[ch])); // [e]
-    const Alog = W("A_log"), D = W("D"), h = state.ssm[layer];
-    const ySsm = new Float64Array(e);
-    for (let ch = 0; ch < e; ch++) {
-      let acc = 0;
-      for (let s = 0; s < n; s++) {
-        const dA = Math.exp(-Math.exp(Alog[ch * n + s]) * dt[ch]);
-        const hv = dA * h[ch * n + s] + dt[ch] * B[s] * u[ch];
-        h[ch * n + s] = hv;
-        acc += hv * C[s];
-      }
-      ySsm[ch] = acc + u[ch] * D[ch];
-    }
-    const y = act("y", act("y_ssm", ySsm).map((v, ch) => v * silu(z[ch])));
-    return linear(
-      W("out_proj.weight"),
-      y,
-      c.hidden_size,
-      c.use_bias ? W("out_proj.bias") : undefined,
-    );
+    const spec = mambaMixerSpec(this.config, layer);
+    const W = (s: string) => this.w.get(`${spec.prefix}.${s}`)!;
+    const act = this.hooks.act &&
+      ((name: ActName, v: Float64Array) => this.hooks.act!(layer, name, v));
+    return mixerStep(spec, W, xIn, { conv: state.conv[layer], ssm: state.ssm[layer] }, act);
   }
+}
+
+/** RMSNorm of a vector: x / sqrt(mean(x²) + eps) · weight. */
+export function rmsnorm(x: Float64Array, weight: Float32Array, eps: number): Float64Array {
+  let ms = 0;
+  for (const a of x) ms += a * a;
+  const scale = 1 / Math.sqrt(ms / x.length + eps);
+  return x.map((a, j) => a * scale * weight[j]);
+}
+
+/**
+ * One token through a Mamba-1 mixer, whichever model holds it (`m`: dimensions, biases and, for
+ * Jamba, the RMSNorms on dt_low, B and C): x [d] -> [d]. `W` reads the mixer's tensors by their
+ * name under `m.prefix` (`in_proj.weight`, ...); the conv window [e, k-1] and the SSM state
+ * [e, n] are updated in place; `act` sees each activation a recipe touches and returns the value
+ * to use (`x_proj.input` is the raw u on its way to x_proj).
+ *
+ * @example
+ * ```ts
+ * const out = mixerStep(spec, (s) => weights.get(`${spec.prefix}.${s}`)!, x, { conv, ssm });
+ * ```
+ */
+export function mixerStep(
+  m: MixerSpec,
+  W: (name: string) => Float32Array,
+  xIn: Float64Array,
+  state: { conv: Float64Array; ssm: Float64Array },
+  act?: (name: ActName, v: Float64Array) => Float64Array,
+): Float64Array {
+  const { e, n, k, r } = m;
+  const hook = (name: ActName, v: Float64Array) => act?.(name, v) ?? v;
+  const x = hook("in_proj.input", xIn);
+  const xz = linear(W("in_proj.weight"), x, 2 * e, m.projBias ? W("in_proj.bias") : undefined); // [2e]
+  const xs = hook("x", xz.slice(0, e)), z = hook("z", xz.slice(e)); // [e] each
+  const conv = state.conv; // [e, k-1]
+  const convW = W("conv1d.weight"); // [e, 1, k]
+  const convB = m.convBias ? W("conv1d.bias") : undefined;
+  const uRaw = new Float64Array(e); // conv1d + SiLU output, the SSM input
+  for (let ch = 0; ch < e; ch++) {
+    let s = convB ? convB[ch] : 0;
+    for (let j = 0; j < k - 1; j++) s += convW[ch * k + j] * conv[ch * (k - 1) + j];
+    s += convW[ch * k + k - 1] * xs[ch];
+    for (let j = 0; j < k - 2; j++) conv[ch * (k - 1) + j] = conv[ch * (k - 1) + j + 1];
+    if (k > 1) conv[ch * (k - 1) + k - 2] = xs[ch];
+    uRaw[ch] = silu(s);
+  }
+  const u = hook("u", uRaw);
+  const xpIn = act ? hook("x_proj.input", uRaw) : u;
+  const xdbl = linear(W("x_proj.weight"), xpIn, r + 2 * n); // [r + 2n] = dt_low | B | C
+  let dtLow: Float64Array = xdbl.slice(0, r);
+  let B: Float64Array = xdbl.slice(r, r + n), C: Float64Array = xdbl.slice(r + n);
+  if (m.innerNormEps !== undefined) {
+    dtLow = rmsnorm(dtLow, W("dt_layernorm.weight"), m.innerNormEps);
+    B = rmsnorm(B, W("b_layernorm.weight"), m.innerNormEps);
+    C = rmsnorm(C, W("c_layernorm.weight"), m.innerNormEps);
+  }
+  dtLow = hook("dt_low", dtLow);
+  B = hook("B", B);
+  C = hook("C", C);
+  const dtRaw = hook("dt", linear(W("dt_proj.weight"), dtLow, e)); // [e], before the bias
+  const bias = W("dt_proj.bias");
+  const dt = dtRaw.map((v, ch) => softplus(v + bias[ch])); // [e]
+  const Alog = W("A_log"), D = W("D"), h = state.ssm;
+  const ySsm = new Float64Array(e);
+  for (let ch = 0; ch < e; ch++) {
+    let acc = 0;
+    for (let s = 0; s < n; s++) {
+      const dA = Math.exp(-Math.exp(Alog[ch * n + s]) * dt[ch]);
+      const hv = dA * h[ch * n + s] + dt[ch] * B[s] * u[ch];
+      h[ch * n + s] = hv;
+      acc += hv * C[s];
+    }
+    ySsm[ch] = acc + u[ch] * D[ch];
+  }
+  const y = hook("y", hook("y_ssm", ySsm).map((v, ch) => v * silu(z[ch])));
+  return linear(W("out_proj.weight"), y, m.d, m.projBias ? W("out_proj.bias") : undefined);
 }

@@ -1,9 +1,10 @@
 /**
- * Seeded random weights of the right shapes for a Mamba config: for latency and memory
- * measurements, which do not depend on the values. The values follow the usual initialisation
- * (small projections, A_log = log(1..n), D = 1, dt around 0.01) so activations stay finite.
+ * Seeded random weights of the right shapes for a config of any architecture (Mamba, Jamba): for
+ * latency and memory measurements, which do not depend on the values. The values follow the
+ * usual initialisation (small projections, A_log = log(1..n), D = 1, norms 1, dt around 0.01) so
+ * activations stay finite.
  */
-import { expectedTensors } from "./checkpoint.ts";
+import { archOfConfig, type ModelConfig } from "./arch/registry.ts";
 import { type MambaConfig, parseConfig } from "./config.ts";
 import type { WeightSource } from "./mamba_onnx.ts";
 
@@ -39,18 +40,19 @@ export function shapeConfig(name: string): MambaConfig {
  * const w = await src.read("backbone.layers.0.mixer.D"); // ones
  * ```
  */
-export function syntheticWeights(config: MambaConfig, seed = 0): WeightSource {
-  const shapes = expectedTensors(config);
+export function syntheticWeights(config: ModelConfig, seed = 0): WeightSource {
+  const arch = archOfConfig(config);
+  const shapes = arch.expectedTensors(config);
   return {
     read(name: string): Promise<Float32Array> {
       const shape = shapes.get(name) ??
-        (name === "lm_head.weight" ? shapes.get("backbone.embeddings.weight") : undefined);
+        (name === "lm_head.weight" ? shapes.get(arch.lmHead(config)) : undefined);
       if (!shape) throw new Error(`synthetic weights: no tensor '${name}'`);
       const n = shape.reduce((a, b) => a * b, 1);
       const x = new Float32Array(n);
       const leaf = name.split(".").slice(-2).join(".");
       if (name.endsWith("A_log")) {
-        for (let i = 0; i < n; i++) x[i] = Math.log(1 + (i % config.state_size));
+        for (let i = 0; i < n; i++) x[i] = Math.log(1 + (i % shape[1])); // [e, d_state]
       } else if (
         name.endsWith(".D") || name.endsWith("norm.weight") || name.endsWith("norm_f.weight")
       ) {

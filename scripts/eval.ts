@@ -46,7 +46,8 @@ usage: deno task eval [--model DIR] [--tasks LIST] [options]
                      (the checkpoint is quantized first, calibrated on --calib, and cached)
   --calib FILE       calibration text for int8 methods (default: the shipped WikiText-2 sample)
   --samples N        calibration samples (default 512, or all the text holds)
-  --percentile P     percentile of |u| for the clipping methods, in [90, 100] (default 99.999)
+  --percentile P     percentile of |u| for the clipping methods, in [90, 100] (default: Quamba's,
+                     99.999 for Mamba, 99.9 for Jamba)
   --tasks LIST       comma-separated, from: ${DEFAULT_TASKS.join(", ")}
                      (default: all). wikitext = lm-eval's document-level rolling perplexity;
                      quamba_wikitext2 = Quamba's token perplexity over 2048-token windows
@@ -137,7 +138,18 @@ await runCli(async () => {
     } s; data: ${config.dataDir}`,
   );
   const cache = o["no-cache"] ? undefined : new EvalCache(
-    await modelKey(modelDir, methodKey(model.method, calib, samples, percentile), ep),
+    // the percentile the model was quantized with (an architecture's default when not given:
+    // 99.999 for Mamba, 99.9 for Jamba), so that caches of different percentiles never mix
+    await modelKey(
+      modelDir,
+      methodKey(
+        model.method,
+        calib,
+        samples,
+        percentile ?? (model as { plan?: { percentile?: number } }).plan?.percentile,
+      ),
+      ep,
+    ),
     o.cache ? userPath(o.cache) : undefined,
   );
   const results: TaskResult[] = [];

@@ -23,7 +23,8 @@ usage: deno task quantize [--model DIR] --method NAME --out DIR [options]
   --calib FILE       calibration text (.txt or {"text": ...} .jsonl); default: ${DEFAULT_CALIBRATION}
   --samples N        calibration samples (default 512, as in the paper)
   --max-len L        tokens per calibration sample (default 512)
-  --percentile P     percentile of |u| for the SSM input's scale, in [90, 100] (default 99.999)
+  --percentile P     percentile of |u| for the SSM input's scale, in [90, 100] (default: Quamba's,
+                     99.999 for Mamba, 99.9 for Jamba)
   --out DIR          where to save the quantized model (required): a new or empty folder, or
                      one an earlier quantize wrote (it is replaced); never the checkpoint
   --force            replace --out even if it holds files the kit did not write
@@ -46,11 +47,18 @@ await runCli(async () => {
     throw new KitError(`unknown method '${o.method}' (${Object.keys(METHODS).join(", ")})`);
   }
   if (!o.out) throw new KitError("--out DIR is required: where to save the quantized model");
-  const percentile = numberOption(o.percentile, "percentile", 99.999, {
-    min: 90,
-    max: 100,
-    why: "Quamba uses 99.999; below 90 more than a tenth of |u| would be clipped",
-  });
+  // undefined: Quamba's for the architecture (99.999 for Mamba, 99.9 for Jamba)
+  const percentile = o.percentile === undefined ? undefined : numberOption(
+    o.percentile,
+    "percentile",
+    99.999,
+    {
+      min: 90,
+      max: 100,
+      why: "Quamba uses 99.999 for Mamba, 99.9 for Jamba; below 90 more than a tenth of |u| " +
+        "would be clipped",
+    },
+  );
   const samples = intOption(o.samples, "samples", 512, { min: 1 });
   const maxLen = intOption(o["max-len"], "max-len", 512, { min: 2 });
   const ep = parseEp(o.ep ?? "cpu");

@@ -17,7 +17,8 @@ import { loadModel } from "../lib/model.ts";
 import { prepareOutputDir } from "../lib/output.ts";
 import { DATA_DIR, DEFAULT_CALIBRATION, EMBEDDED_MODEL, userPath } from "../lib/paths.ts";
 import { formatSeconds } from "../lib/progress.ts";
-import { METHOD_NAMES } from "../lib/quant/methods.ts";
+import { METHOD_NAMES, methodsFor, methodSpec } from "../lib/quant/methods.ts";
+import { readModelConfig } from "../lib/arch/registry.ts";
 import { cellFile, type ReproduceConfig, runCell } from "../lib/reproduce/cells.ts";
 import { environment } from "../lib/reproduce/environment.ts";
 import { gridCells, modelName, parseShard, shardCells } from "../lib/reproduce/grid.ts";
@@ -32,7 +33,8 @@ const USAGE = `Reproduce the paper's accuracy and latency tables.
 usage: deno task reproduce [options]
 
   --model DIR        checkpoint folder; repeat for several (default: the embedded model)
-  --methods LIST     comma-separated (default: all: ${METHOD_NAMES.join(",")})
+  --methods LIST     comma-separated (default: all built for the models' architectures:
+                     ${METHOD_NAMES.join(",")} minus those not built for one)
   --tasks LIST       comma-separated (default: all: ${TASKS.map((t) => t.name).join(",")})
   --data DIR         full task files, in the layout of ../shared/data (default: the shipped samples)
   --limit N          first N documents of each task (default: 100 on the shipped samples, else all)
@@ -76,7 +78,12 @@ await runCli(async () => {
   if (new Set(models.map(modelName)).size !== models.length) {
     throw new KitError(`--model: two models share a folder name (${models.join(", ")})`);
   }
-  const methods = listOption(o.methods, "methods", METHOD_NAMES) ?? METHOD_NAMES;
+  // default: every method built for all the models' architectures (Mamba: fp32 … dynamic;
+  // Jamba: fp32, fp16, w8a8, quamba, quamba-mamba-only, quamba-clip, quamba-hadamard)
+  const types = await Promise.all(models.map(async (m) => (await readModelConfig(m)).model_type));
+  const common = METHOD_NAMES.filter((m) => types.every((t) => methodsFor(t).includes(m)));
+  const methods = listOption(o.methods, "methods", METHOD_NAMES) ?? common;
+  for (const t of types) for (const x of methods) methodSpecFor(x, t);
   const tasks = listOption(o.tasks, "tasks", TASKS.map((t) => t.name)) ??
     TASKS.map((t) => t.name);
   const date = new Date().toISOString().slice(0, 10);
@@ -140,6 +147,11 @@ await runCli(async () => {
   }
   await writeReport(cfg.out);
 });
+
+/** Checks that an int8 method is built for a model type (fp32 and fp16 always are). */
+function methodSpecFor(method: string, modelType: string): void {
+  if (method !== "fp32" && method !== "fp16") methodSpec(method, modelType);
+}
 
 /** Whether a cell's result exists and is whole (a damaged one is redone, with a note). */
 async function cellDone(file: string): Promise<boolean> {

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { loadCalibration } from "../lib/calibration.ts";
 import { openCheckpoint } from "../lib/checkpoint.ts";
+import { printLayerSummary } from "../lib/stats/layer_summary.ts";
 import { checkCacheDir } from "../lib/cache.ts";
 import { intOption, parseCli, runCli } from "../lib/cli.ts";
 import { prepareOutputDir } from "../lib/output.ts";
@@ -58,18 +59,7 @@ await runCli(async () => {
   for (const w of calib.warnings ?? []) console.error(`note: ${w}`);
   const stats = await collectStats(ckpt, calib, { ep, chunk });
   await writeStats(out, stats);
-  console.log(`layer  absmax(u)  p99.999(u)  absmax(y)  absmax(y_had)  kurtosis(y)`);
-  for (let i = 0; i < ckpt.config.num_hidden_layers; i++) {
-    const u = stats.get(i, "u")!, y = stats.get(i, "y")!, yh = stats.get(i, "y_had")!;
-    console.log(
-      `${String(i).padStart(5)}  ${u.absmax.toFixed(3).padStart(9)}  ${
-        u.sketch.quantile(0.99999).toFixed(3).padStart(10)
-      }  ` +
-        `${y.absmax.toFixed(2).padStart(9)}  ${yh.absmax.toFixed(2).padStart(13)}  ${
-          y.moments.kurtosis.toFixed(1).padStart(11)
-        }`,
-    );
-  }
+  printLayerSummary(stats, ckpt.config.num_hidden_layers);
   console.log(
     `wrote ${["scalars", "channels", "histograms"].map((t) => join(out, `${t}.arrow`)).join(", ")}`,
   );

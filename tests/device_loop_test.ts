@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openCheckpoint } from "../lib/checkpoint.ts";
 import { DeviceLoop } from "../lib/device_loop.ts";
-import { buildDecode, buildPrefill } from "../lib/mamba_onnx.ts";
+import { archOfConfig } from "../lib/arch/registry.ts";
 import { graphOptions, loadModel } from "../lib/model.ts";
 import { addNextToken, NEXT_IDS } from "../lib/onnx/next_token.ts";
 import { writeModelFolder } from "../lib/onnx/save.ts";
@@ -21,16 +21,13 @@ const ckpt = await openCheckpoint(EMBEDDED_MODEL);
 const cfg = ckpt.config;
 const opt = graphOptions("fp32", TEST_EP);
 const dir = await Deno.makeTempDir({ prefix: "quamba-loop-" });
-const prefillG = buildPrefill(cfg, ckpt.store, opt);
-const decodeG = buildDecode(cfg, ckpt.store, opt);
+const arch = archOfConfig(cfg);
+const prefillG = arch.buildPrefill(cfg, ckpt.store, opt);
+const decodeG = arch.buildDecode(cfg, ckpt.store, opt);
 addNextToken(prefillG);
 addNextToken(decodeG);
 await writeModelFolder(join(dir, "g"), { "prefill.onnx": prefillG, "decode.onnx": decodeG });
-const shape = {
-  layers: cfg.num_hidden_layers,
-  convDims: (b: number) => [b, cfg.intermediate_size, cfg.conv_kernel - 1],
-  ssmDims: (b: number) => [b, cfg.intermediate_size, cfg.state_size],
-};
+const shape = arch.stateLayout(cfg);
 
 Deno.test("next_ids: the graphs' argmax is the first maximum of the last position's logits", async () => {
   const { prefill, decode } = await createModelSessions(join(dir, "g"), TEST_EP);
@@ -114,5 +111,22 @@ Deno.test("copyThroughSession: an Identity session copies a tensor to host memor
     } finally {
       v.close();
     }
+  }
+});
+
+Deno.test("DeviceLoop: a hybrid's growing attention caches are refused, naming the tensor", async () => {
+  const { parseModelConfig } = await import("../lib/arch/registry.ts");
+  const raw = JSON.parse(await Deno.readTextFile("tests/fixtures/jamba_tiny/config.json"));
+  const jcfg = parseModelConfig(raw, "config.json");
+  const layout = archOfConfig(jcfg).stateLayout(jcfg);
+  const { prefill, decode } = await createModelSessions(join(dir, "g"), "cpu");
+  try {
+    await assert.rejects(
+      () => DeviceLoop.open(prefill, decode, "cpu", layout),
+      /needs states of fixed size; 'key\.1' grows with every token/,
+    );
+  } finally {
+    await prefill.release();
+    await decode.release();
   }
 });

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openCheckpoint } from "../lib/checkpoint.ts";
+import { asMambaConfig } from "../lib/config.ts";
 import {
   argmax,
   buildGraphs,
@@ -50,7 +51,7 @@ Deno.test("embedded fp32: logits of every position within 1e-4 of transformers",
 
 Deno.test("embedded fp32: conv and SSM states after a sequence match transformers'", async () => {
   const model = await loadModel(EMBEDDED_MODEL, { cacheDir, ep: TEST_EP });
-  const { intermediate_size: e, conv_kernel: k } = model.config;
+  const { intermediate_size: e, conv_kernel: k } = asMambaConfig(model.config);
   const { state } = await model.prefill([ref.sequences[2].ids]);
   for (let i = 0; i < model.config.num_hidden_layers; i++) {
     const conv = (await state.conv[i].getData()) as Float32Array;
@@ -158,7 +159,7 @@ for (const [name, v] of Object.entries(seeded.checkpoints) as [string, SeededMam
     );
     if (v.shard) assert.ok((await Deno.stat(join(dir, "model.safetensors.index.json"))).isFile);
     const model = await loadModel(dir, { cacheDir, ep: TEST_EP });
-    const { intermediate_size: e, conv_kernel: k } = model.config;
+    const { intermediate_size: e, conv_kernel: k } = asMambaConfig(model.config);
     const { logits, state } = await model.prefill([v.ids]);
     assertClose(logits, await seededRefs.read(`${name}.logits`), 1e-4, "logits");
     for (let i = 0; i < model.config.num_hidden_layers; i++) {

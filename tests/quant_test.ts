@@ -8,6 +8,7 @@ import onnxProto from "onnx-proto";
 import { readArrowFile } from "../lib/arrow.ts";
 import { loadCalibration } from "../lib/calibration.ts";
 import { openCheckpoint } from "../lib/checkpoint.ts";
+import { asMambaConfig } from "../lib/config.ts";
 import { buildDecode, buildPrefill } from "../lib/mamba_onnx.ts";
 import { loadModel, OnnxModel } from "../lib/model.ts";
 import { writeModelFolder } from "../lib/onnx/save.ts";
@@ -74,7 +75,12 @@ function planFor(method: string, t: Awaited<ReturnType<typeof transformWeights>>
 
 /** Logits of a graph built from `hooks` over the transformed weights. */
 async function graphLogits(method: string, quantizeActs: boolean): Promise<Float32Array> {
-  const t = await transformWeights(ckpt.config, ckpt.store, methodSpec(method), stats);
+  const t = await transformWeights(
+    asMambaConfig(ckpt.config),
+    ckpt.store,
+    methodSpec(method),
+    stats,
+  );
   const hooks = qdqHooks(t.config, t.src, planFor(method, t), {
     smoothing: t.smoothing,
     quantize: quantizeActs,
@@ -106,7 +112,12 @@ Deno.test("transforms: rotating (Hadamard, QuaRot) and smoothing, then undoing t
 Deno.test("QDQ semantics: every quantized activation is its int8 code times its scale", async () => {
   // a prefill graph that also outputs each hooked activation before and after quantization
   for (const method of [...STATIC, "dynamic"]) {
-    const t = await transformWeights(ckpt.config, ckpt.store, methodSpec(method), stats);
+    const t = await transformWeights(
+      asMambaConfig(ckpt.config),
+      ckpt.store,
+      methodSpec(method),
+      stats,
+    );
     const plan = planFor(method, t);
     const base = qdqHooks(t.config, t.src, plan, { smoothing: t.smoothing });
     const prefill = buildPrefill(t.config, t.src, opt, {
@@ -193,7 +204,12 @@ Deno.test("QDQ graphs equal the TypeScript fake-quant reference of each method",
   const v = ckpt.config.vocab_size;
   for (const method of [...STATIC, "dynamic"]) {
     const model = await q(method);
-    const t = await transformWeights(ckpt.config, ckpt.store, methodSpec(method), stats);
+    const t = await transformWeights(
+      asMambaConfig(ckpt.config),
+      ckpt.store,
+      methodSpec(method),
+      stats,
+    );
     const ref = await fakeQuantReference(t.config, t.src, model.plan, { smoothing: t.smoothing });
     const want = ref.forward(ids).logits, got = await model.logits(ids);
     const deviation = relErr(fpLogits, want); // how far the method is from fp32

@@ -7,9 +7,9 @@
  */
 import { join } from "node:path";
 import { cacheRoot, GRAPH_VERSION } from "../cache.ts";
-import type { MambaConfig } from "../config.ts";
+import { archOfConfig, type ModelConfig } from "../arch/registry.ts";
 import { exists } from "../fsutil.ts";
-import { buildDecode, buildPrefill, type WeightSource } from "../mamba_onnx.ts";
+import type { WeightSource } from "../mamba_onnx.ts";
 import { graphOptions } from "../model.ts";
 import type { Ep } from "../runtime.ts";
 import { nbitsHooks } from "../quant/nbits.ts";
@@ -18,11 +18,13 @@ import { writeModelFolder } from "../onnx/save.ts";
 import { foldParamDequant } from "../quant/fold_params.ts";
 import { int8Head } from "../quant/head8.ts";
 import { methodSpec } from "../quant/methods.ts";
-import { ACT_POINTS, type ActPoint, type QuantPlan } from "../quant/plan.ts";
+import { ACT_POINTS, type QuantPlan } from "../quant/plan.ts";
+import { BLOCK_POINTS } from "../quant/points.ts";
 import { qdqHooks } from "../quant/qdq.ts";
 import { transformWeights } from "../quant/transform.ts";
 import { Progress } from "../progress.ts";
 import { KitError } from "../errors.ts";
+import { asMambaConfig } from "../config.ts";
 import { lastLogitsOnly } from "./last_logits.ts";
 import { addNextToken } from "../onnx/next_token.ts";
 
@@ -35,6 +37,8 @@ export const BENCH_METHODS: Record<string, string> = {
   fp16: "float16 weights (the CPU EP computes in float32)",
   quamba: "Quamba W8A8 (percentile-clipped u, Hadamard y); lm_head and embedding float32",
   w8a8: "static W8A8, per-tensor scales; lm_head and embedding float32",
+  "quamba-mamba-only": "hybrids (Jamba): Quamba W8A8 on the Mamba mixers, attention, router, " +
+    "experts and MLPs float32",
   "quamba-head8": "Quamba W8A8 plus an int8 lm_head (MatMulNBits: 8-bit weights and int8 " +
     "activations per block of 32, dynamic scales) and int8 embedding: not Quamba's recipe",
   "quamba-nbits": "Quamba's Hadamard-rotated out_proj; every projection and the lm_head as " +
@@ -45,14 +49,29 @@ export const BENCH_METHODS: Record<string, string> = {
 /** The fixed activation scale of every quantized point (latency does not depend on it). */
 export const FIXED_ACT_SCALE = 0.05;
 
-/** A plan with the same fixed scale everywhere (latency does not depend on the values). */
-export function fixedPlan(method: string, layers: number, scale = FIXED_ACT_SCALE): QuantPlan {
-  const s = Object.fromEntries(ACT_POINTS.map((p) => [p, scale])) as Record<ActPoint, number>;
+/**
+ * A plan with the same fixed scale everywhere (latency does not depend on the values): every
+ * mixer point, and for a hybrid config (given instead of a layer count) every block point and
+ * expert, in every layer (points a layer does not have are never looked up).
+ */
+export function fixedPlan(
+  method: string,
+  layers: number | ModelConfig,
+  scale = FIXED_ACT_SCALE,
+): QuantPlan {
+  const points: string[] = [...ACT_POINTS];
+  const spec = methodSpec(method, typeof layers === "number" ? undefined : layers.model_type);
+  if (typeof layers !== "number" && layers.model_type === "jamba" && !spec.floatBlocks) {
+    points.push(...BLOCK_POINTS);
+    for (let j = 0; j < layers.num_experts; j++) points.push(`experts.${j}.down_proj.input`);
+  }
+  const s = Object.fromEntries(points.map((p) => [p, scale]));
+  const n = typeof layers === "number" ? layers : layers.num_hidden_layers;
   return {
     method,
     percentile: 99.999,
-    spec: methodSpec(method),
-    layers: Array.from({ length: layers }, () => ({ amax: s, scale: s })),
+    spec,
+    layers: Array.from({ length: n }, () => ({ amax: s, scale: s })),
   };
 }
 
@@ -67,7 +86,7 @@ export function checkMethod(method: string): void {
 
 /** The prefill and decode graphs of a method (not yet written). */
 export async function benchGraphs(
-  config: MambaConfig,
+  config: ModelConfig,
   src: WeightSource,
   method: string,
   options: GraphVariant = {},
@@ -96,19 +115,27 @@ export interface GraphVariant {
 }
 
 async function methodGraphs(
-  config: MambaConfig,
+  config: ModelConfig,
   src: WeightSource,
   method: string,
   ep: Ep,
 ): Promise<{ prefill: Graph; decode: Graph }> {
   checkMethod(method);
+  const arch = archOfConfig(config);
   if (method === "fp32" || method === "fp16") {
     const opt = graphOptions(method, ep);
-    return { prefill: buildPrefill(config, src, opt), decode: buildDecode(config, src, opt) };
+    return {
+      prefill: arch.buildPrefill(config, src, opt),
+      decode: arch.buildDecode(config, src, opt),
+    };
+  }
+  if (method === "quamba-head8" && config.model_type !== "mamba") {
+    throw new KitError(`bench method 'quamba-head8' is built for Mamba only`);
   }
   const base = method === "quamba-head8" || method === "quamba-nbits" ? "quamba" : method;
-  const t = await transformWeights(config, src, methodSpec(base));
-  const plan = fixedPlan(base, config.num_hidden_layers);
+  // (quamba-nbits on a hybrid: every projection MatMulNBits, the Hadamard on the mixers)
+  const t = await transformWeights(config, src, methodSpec(base, config.model_type));
+  const plan = fixedPlan(base, config);
   const opt = {
     weights: "float32",
     compute: "float32",
@@ -118,11 +145,12 @@ async function methodGraphs(
   const hooks = method === "quamba-nbits"
     ? { ...qdqHooks(t.config, t.src, plan, { quantize: false }), ...nbitsHooks(t.config, t.src) }
     : qdqHooks(t.config, t.src, plan);
-  const prefill = buildPrefill(t.config, t.src, opt, hooks);
-  const decode = buildDecode(t.config, t.src, opt, hooks);
+  const prefill = arch.buildPrefill(t.config, t.src, opt, hooks);
+  const decode = arch.buildDecode(t.config, t.src, opt, hooks);
   if (method === "quamba-head8") {
-    int8Head(prefill, t.config, t.src, { accuracyLevel: 4 });
-    int8Head(decode, t.config, t.src, { accuracyLevel: 4 });
+    const mamba = asMambaConfig(t.config, "quamba-head8");
+    int8Head(prefill, mamba, t.src, { accuracyLevel: 4 });
+    int8Head(decode, mamba, t.src, { accuracyLevel: 4 });
   }
   return { prefill, decode };
 }
@@ -146,7 +174,7 @@ export function benchCacheDir(
  */
 export async function ensureBenchGraphs(
   dir: string,
-  config: MambaConfig,
+  config: ModelConfig,
   src: WeightSource,
   method: string,
   label: string,

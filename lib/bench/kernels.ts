@@ -9,7 +9,8 @@ import { Graph } from "../onnx/builder.ts";
 import { writeModelFolder } from "../onnx/save.ts";
 import { createSession, type Ep, type Session, Tensor } from "../runtime.ts";
 import { summarize } from "../stats_time.ts";
-import type { MambaConfig } from "../config.ts";
+import { archOfConfig, type ModelConfig } from "../arch/registry.ts";
+import { zeroState } from "../state.ts";
 import { kitTempDir } from "../temp.ts";
 
 export interface EpOverhead {
@@ -108,15 +109,12 @@ export function stepKernels(
 }
 
 /** Feeds of one decode step of one sequence from a zero state (token id 1). */
-export function zeroDecodeFeeds(config: MambaConfig): Record<string, Tensor> {
-  const { intermediate_size: e, state_size: n, conv_kernel: k } = config;
+export function zeroDecodeFeeds(config: ModelConfig): Record<string, Tensor> {
   const f: Record<string, Tensor> = {
     input_ids: new Tensor("int64", BigInt64Array.of(1n), [1]),
   };
-  for (let i = 0; i < config.num_hidden_layers; i++) {
-    f[`past_conv.${i}`] = new Tensor("float32", new Float32Array(e * (k - 1)), [1, e, k - 1]);
-    f[`past_ssm.${i}`] = new Tensor("float32", new Float32Array(e * n), [1, e, n]);
-  }
+  const state = zeroState(archOfConfig(config).stateLayout(config), 1);
+  for (const [name, t] of Object.entries(state.tensors)) f[`past_${name}`] = t;
   return f;
 }
 
@@ -126,7 +124,7 @@ export function zeroDecodeFeeds(config: MambaConfig): Record<string, Tensor> {
  */
 export async function profileDecodeKernels(
   dir: string,
-  config: MambaConfig,
+  config: ModelConfig,
   ep: Ep,
   steps = 3,
 ): Promise<StepKernels> {

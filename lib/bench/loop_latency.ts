@@ -4,7 +4,7 @@
  * (CUDA graphs, WebGPU graph capture) and replayed; the host reads the ids. TTFT is the prefill
  * up to the host holding the first id; each TPOT sample is one step up to the host holding its id.
  */
-import type { MambaConfig } from "../config.ts";
+import { archOfConfig, type ModelConfig } from "../arch/registry.ts";
 import { DeviceLoop } from "../device_loop.ts";
 import { createModelSessions, type Ep, type SessionOptions } from "../runtime.ts";
 import { type LatencyOptions, type LatencyResult, promptIds, summarizeLatency } from "./latency.ts";
@@ -14,16 +14,6 @@ export function captureOptions(ep: Ep): SessionOptions {
   if (ep === "cuda") return { cuda: { enableCudaGraph: true } };
   if (ep === "webgpu") return { webgpu: { enableGraphCapture: "1" } };
   return {};
-}
-
-/** The state shapes of a Mamba config, for the loop's buffers. */
-export function stateShapeOf(config: MambaConfig) {
-  const { intermediate_size: e, state_size: n, conv_kernel: k } = config;
-  return {
-    layers: config.num_hidden_layers,
-    convDims: (b: number) => [b, e, k - 1],
-    ssmDims: (b: number) => [b, e, n],
-  };
 }
 
 /**
@@ -37,7 +27,7 @@ export function stateShapeOf(config: MambaConfig) {
  */
 export async function measureLoopLatency(
   dir: string,
-  config: MambaConfig,
+  config: ModelConfig,
   ep: Ep,
   o: LatencyOptions & { maxPrefill?: number; graphCapture?: boolean; threads?: number },
 ): Promise<LatencyResult> {
@@ -46,10 +36,16 @@ export async function measureLoopLatency(
     threads: o.threads,
     decode: capture ? captureOptions(ep) : {},
   });
-  const loop = await DeviceLoop.open(prefill, decode, ep, stateShapeOf(config), {
-    maxPrefill: o.maxPrefill,
-    graphCapture: capture,
-  });
+  const loop = await DeviceLoop.open(
+    prefill,
+    decode,
+    ep,
+    archOfConfig(config).stateLayout(config),
+    {
+      maxPrefill: o.maxPrefill,
+      graphCapture: capture,
+    },
+  );
   try {
     const ids = promptIds(o.prompt, config.vocab_size);
     const total = o.warmup + o.repeats;

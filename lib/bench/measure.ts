@@ -4,7 +4,7 @@
  * its peak RSS is its own (memory freed by an earlier model in the same process stays resident).
  */
 import { fileURLToPath } from "node:url";
-import type { MambaConfig } from "../config.ts";
+import type { ModelConfig } from "../arch/registry.ts";
 import { Progress } from "../progress.ts";
 import type { Ep } from "../runtime.ts";
 import { type LatencyResult, measureLatency, measurePrefill, type Summary } from "./latency.ts";
@@ -17,7 +17,7 @@ import { TASK_PERMISSIONS } from "../paths.ts";
 /** What one measurement needs (JSON, to pass to a child process). */
 export interface MeasureSpec {
   dir: string;
-  config: MambaConfig;
+  config: ModelConfig;
   model: string;
   method: string;
   ep: Ep;

@@ -3,7 +3,7 @@
  * the recurrent state's bytes from the config, and the process's resident memory.
  */
 import onnxProto from "onnx-proto";
-import type { MambaConfig } from "../config.ts";
+import { archOfConfig, type ModelConfig } from "../arch/registry.ts";
 
 type ModelProto = onnxProto.onnx.IModelProto;
 
@@ -68,10 +68,15 @@ export function bytesReadPerRun(model: ModelProto, batch = 1): number {
   return total;
 }
 
-/** Bytes of the recurrent state of `batch` sequences: conv windows and SSM states, float32. */
-export function stateBytes(config: MambaConfig, batch = 1): number {
-  const { intermediate_size: e, state_size: n, conv_kernel: k, num_hidden_layers: L } = config;
-  return batch * L * (e * (k - 1) + e * n) * 4;
+/**
+ * Bytes of the state of `batch` sequences that have seen `seen` tokens, float32: conv windows
+ * and SSM states, and attention's key/value caches (which grow with `seen`).
+ */
+export function stateBytes(config: ModelConfig, batch = 1, seen = 0): number {
+  return archOfConfig(config).stateLayout(config).reduce(
+    (a, t) => a + t.dims(batch, seen).reduce((x, y) => x * y, 1) * 4,
+    0,
+  );
 }
 
 /** Peak and current resident memory of this process (bytes), from /proc/self/status. */

@@ -1,5 +1,5 @@
 /** Opening a benchmark model folder with the session settings a measurement asks for. */
-import type { MambaConfig } from "../config.ts";
+import type { ModelConfig } from "../arch/registry.ts";
 import { graphOptions, maxPrefillOf, OnnxModel } from "../model.ts";
 import { createModelSessions, type Ep, type SessionOptions } from "../runtime.ts";
 import { missingTokenizer } from "../tokenizer.ts";
@@ -7,7 +7,7 @@ import { missingTokenizer } from "../tokenizer.ts";
 /** `prefill.onnx` and `decode.onnx` of `dir` as a model (no tokenizer: ids only). */
 export async function openBenchModel(
   dir: string,
-  meta: { config: MambaConfig; source: string; method: string },
+  meta: { config: ModelConfig; source: string; method: string },
   ep: Ep,
   options: SessionOptions & {
     graphs?: { prefill?: SessionOptions; decode?: SessionOptions };

@@ -47,6 +47,7 @@ const BITS: Record<string, string> = {
   w8a8: "W8A8",
   "quamba-head8": "W8A8+h8",
   "quamba-nbits": "W8A8dyn",
+  "quamba-mamba-only": "W8A8+fp",
 };
 
 /** Weight / activation bits of a method (fp16 computes in float16 on GPU EPs only). */

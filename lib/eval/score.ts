@@ -6,7 +6,8 @@
  *   prefix = input[: -len(cont)]  (only its final state matters) and
  *   tail   = input[-len(cont):]   (the last context token and all but the last continuation token),
  * so requests with the same prefix share one prefill, and tails of equal length from any prefixes
- * run together from a state gathered row by row. Long runs are cut along time so that no logits
+ * run together from a state gathered row by row (for models with attention, whose key/value
+ * caches grow with the tokens seen, only tails whose prefixes have equal lengths). Long runs are cut along time so that no logits
  * tensor exceeds `maxLogits` values; the state carries across the cuts.
  *
  * Glossary: b = rows of a run, l = tokens per row, v = vocab_size.
@@ -62,6 +63,7 @@ export async function scoreTokens(
   const maxLogits = options.maxLogits ?? 2 ** 25;
   const describe = options.describe ?? ((i: number) => `request ${i}`);
   const v = model.config.vocab_size;
+  const grows = model.stateLayout.some((t) => t.grows);
   const t0 = performance.now();
   const stats: ScoreStats = { tokens: 0, runs: 0, seconds: 0 };
 
@@ -131,12 +133,16 @@ export async function scoreTokens(
     // 2. Tails of equal length together, each row from its prefix's state.
     const members: { i: number; from: StateRow }[] = [];
     for (const g of chunkGroups) for (const i of g) members.push({ i, from: rowOf.get(g)! });
-    const byTail = new Map<number, typeof members>();
+    // (attention caches grow with the tokens seen: their rows must also share the prefix length)
+    const byTail = new Map<string, { len: number; ms: typeof members }>();
     for (const m of members) {
       const len = plans[m.i].tail.length;
-      byTail.set(len, [...(byTail.get(len) ?? []), m]);
+      const key = grows ? `${len}/${plans[m.i].prefix.length}` : `${len}`;
+      const g = byTail.get(key) ?? { len, ms: [] };
+      g.ms.push(m);
+      byTail.set(key, g);
     }
-    for (const [, ms] of [...byTail].sort((a, b) => b[0] - a[0])) {
+    for (const { ms } of [...byTail.values()].sort((a, b) => b.len - a.len)) {
       for (let m0 = 0; m0 < ms.length; m0 += batchSize) {
         const batch = ms.slice(m0, m0 + batchSize);
         const acc = batch.map(() => ({ logprob: 0, isGreedy: true }));

@@ -53,7 +53,7 @@ export class Graph {
   readonly nodes: NodeProto[] = [];
   readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
   readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
-  readonly initializers = new Map<string, Initializer>();
+  readonly initializers: Map<string, Initializer> = new Map<string, Initializer>();
   private counter = 0;
   private consts = new Map<string, string>();
 
@@ -154,7 +154,7 @@ export class Graph {
   toProto(
     external?: Map<string, { location: string; offset: number }>,
     inline?: Map<string, Uint8Array>,
-  ) {
+  ): onnxProto.onnx.IGraphProto {
     const initializer = [...this.initializers.values()].map((t) => {
       const ext = external?.get(t.name);
       const base = { name: t.name, dataType: DTYPES[t.dtype].code, dims: t.dims };

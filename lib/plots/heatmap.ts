@@ -2,7 +2,7 @@
 import * as Plot from "@observablehq/plot";
 import type { Table } from "apache-arrow";
 import { KitError } from "../errors.ts";
-import { TENSOR_NAMES } from "../stats/schema.ts";
+import { orderTensors } from "../stats/schema.ts";
 import { describeSource, fmt, logTicks, scalarRows } from "./data.ts";
 import { type Block, figure, plotBlock, textBlock } from "./svg.ts";
 
@@ -78,11 +78,9 @@ export function absmaxHeatmap(tables: { scalars: Table }, options: HeatmapOption
   const { statistic = "absmax", width = 760 } = options;
   const rows = scalarRows(tables.scalars).filter((r) => r.statistic === statistic);
   if (!rows.length) throw new KitError(`scalars table: no '${statistic}' rows`);
-  const known = TENSOR_NAMES.filter((t) => rows.some((r) => r.tensor === t));
-  const tensors = [
-    ...known,
-    ...new Set(rows.map((r) => r.tensor).filter((t) => !known.includes(t as never))),
-  ];
+  // Mamba tensors first, then (hybrid models) attention and feed-forward ones: attention and
+  // Mamba layers side by side, each with the cells of the tensors it has
+  const tensors = orderTensors(rows.map((r) => r.tensor));
   const layers = [...new Set(rows.map((r) => r.layer))].sort((a, b) => a - b);
   const positive = rows.map((r) => r.value).filter((v) => v > 0);
   const domain: [number, number] = [Math.min(...positive), Math.max(...positive)];

@@ -7,7 +7,8 @@
  */
 import { join } from "node:path";
 import type { Checkpoint } from "../checkpoint.ts";
-import { buildDecode, buildPrefill, type GraphHooks } from "../mamba_onnx.ts";
+import { archOfConfig } from "../arch/registry.ts";
+import type { GraphHooks } from "../mamba_onnx.ts";
 import type { ActName } from "../mamba_onnx.ts";
 import { type Model, OnnxModel } from "../model.ts";
 import { writeModelFolder } from "../onnx/save.ts";
@@ -104,8 +105,8 @@ export async function openVariant(
   const opt = { weights: "float32", compute: "float32" } as const;
   const dir = join(src.workDir, "variant");
   await writeModelFolder(dir, {
-    "prefill.onnx": buildPrefill(t.config, t.src, opt, hooks),
-    "decode.onnx": buildDecode(t.config, t.src, opt, hooks),
+    "prefill.onnx": archOfConfig(t.config).buildPrefill(t.config, t.src, opt, hooks),
+    "decode.onnx": archOfConfig(t.config).buildDecode(t.config, t.src, opt, hooks),
   });
   return await OnnxModel.open(
     dir,

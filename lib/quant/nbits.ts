@@ -6,11 +6,11 @@
  * on the CPU): a W8A8 configuration whose activation scales are dynamic, unlike Quamba's static
  * ones, so the benchmark reports it as its own method. Weight bytes are a quarter of float32.
  */
-import type { MambaConfig } from "../config.ts";
+import { archOfConfig, type ModelConfig } from "../arch/registry.ts";
 import type { GraphHooks, WeightSource } from "../mamba_onnx.ts";
 import { bytesOf, type Graph } from "../onnx/builder.ts";
 import { HEAD_BLOCK, quantizeBlocks } from "./head8.ts";
-import { PROJECTIONS } from "./qdq.ts";
+import { projectionInput } from "./points.ts";
 
 export interface NbitsOptions {
   /** MatMulNBits' accuracy_level: 4 quantizes activations to int8 (default), 1 keeps them float. */
@@ -20,7 +20,7 @@ export interface NbitsOptions {
 }
 
 /**
- * Hooks replacing `x @ W^T` of the four projections (and the lm_head) by `MatMulNBits`; float32
+ * Hooks replacing `x @ W^T` of every projection a method quantizes (and the lm_head) by `MatMulNBits`; float32
  * compute. Combine with other hooks (e.g. the Hadamard of `y`) by spreading.
  *
  * @example
@@ -29,16 +29,16 @@ export interface NbitsOptions {
  * ```
  */
 export function nbitsHooks(
-  config: MambaConfig,
+  config: ModelConfig,
   src: WeightSource,
   options: NbitsOptions = {},
 ): GraphHooks {
   const { accuracyLevel = 4, head = true } = options;
-  const headName = config.tie_word_embeddings ? "backbone.embeddings" : "lm_head";
+  const headName = archOfConfig(config).lmHead(config).replace(/\.weight$/, "");
   const tables = new Map<string, Promise<{ codes: Uint8Array; scales: Float32Array }>>();
   return {
     linear(g: Graph, x: string, prefix: string, out: number, inp: number) {
-      const isProj = PROJECTIONS.some((p) => prefix.endsWith(`.mixer.${p}`));
+      const isProj = projectionInput(prefix) !== undefined;
       if (!isProj && !(head && prefix === headName)) return undefined;
       const name = `${prefix}.weight`, nb = Math.ceil(inp / HEAD_BLOCK);
       const codes = `${name}.q8`, scales = `${name}.q8_scales`;

@@ -1,19 +1,32 @@
 /**
- * Graph hooks that make a Mamba graph W8A8 in QDQ form: QuantizeLinear → DequantizeLinear pairs
- * (int8, zero point 0) at every quantized activation, one pair per consumer, and int8 weights
- * behind DequantizeLinear, so that onnxruntime fuses the four projections into int8 kernels
- * (QLinearMatMul / MatMulIntegerToFloat). The scan runs in float32 on dequantized inputs.
+ * Graph hooks that make a model's graphs W8A8 in QDQ form: QuantizeLinear → DequantizeLinear
+ * pairs (int8, zero point 0) at every quantized activation, one pair per consumer, and int8
+ * weights behind DequantizeLinear, so that onnxruntime fuses the projections into int8 kernels
+ * (QLinearMatMul / MatMulIntegerToFloat). In Mamba mixers the scan runs in float32 on
+ * dequantized inputs; hybrid models' attention, router, expert and MLP projections are
+ * quantized where the plan gives their input a scale (lib/quant/points.ts). Works for any
+ * architecture of lib/arch/registry.ts.
  */
+import type { ModelConfig } from "../arch/registry.ts";
 import type { Graph } from "../onnx/builder.ts";
 import { bytesOf } from "../onnx/builder.ts";
 import { hadamardOnnx } from "../onnx/hadamard_op.ts";
 import type { ActName, GraphHooks, WeightSource } from "../mamba_onnx.ts";
-import type { MambaConfig } from "../config.ts";
 import { absmax, quantizeWith, scaleOf } from "./int8.ts";
 import type { ActPoint, QuantPlan } from "./plan.ts";
+import {
+  isBlockPoint,
+  isMixerParam,
+  layerOf,
+  projectionInput,
+  QUANTIZED_PARAMS,
+  type QuantPoint,
+} from "./points.ts";
 import type { Smoothing } from "./transform.ts";
 
-/** The activation point whose scale quantizes each hooked activation. */
+export { QUANTIZED_PARAMS };
+
+/** The activation point whose scale quantizes each hooked mixer activation. */
 export const POINT: Partial<Record<ActName, ActPoint>> = {
   "in_proj.input": "in_proj.input",
   x: "xz",
@@ -27,10 +40,13 @@ export const POINT: Partial<Record<ActName, ActPoint>> = {
   y: "y",
 };
 
-/** Projections whose weights are int8 (in [in, out] layout for MatMul). */
+/** The point quantizing activation `name`: a mixer's by POINT, a block's by its own name. */
+export function pointOf(name: ActName): QuantPoint | undefined {
+  return POINT[name] ?? (isBlockPoint(name) ? name : undefined);
+}
+
+/** Mixer projections whose weights are int8 (in [in, out] layout for MatMul). */
 export const PROJECTIONS = ["in_proj", "x_proj", "dt_proj", "out_proj"];
-/** Other parameters quantized per tensor (same layout). */
-export const QUANTIZED_PARAMS = ["conv1d.weight", "conv1d.bias", "A_log", "D", "dt_proj.bias"];
 
 /** Weight scales, computed once per tensor and shared by both graphs. */
 export class WeightScales {
@@ -54,6 +70,27 @@ export interface QdqOptions {
 }
 
 /**
+ * Whether a checkpoint weight is int8 under `plan`: a projection whose input point has a scale
+ * in its layer (every mixer projection for the dynamic method), or a mixer parameter of a
+ * quantized mixer.
+ *
+ * @example
+ * ```ts
+ * isQuantizedWeight(plan, "model.layers.1.self_attn.q_proj.weight"); // false for quamba-mamba-only
+ * ```
+ */
+export function isQuantizedWeight(plan: QuantPlan, name: string): boolean {
+  const layer = plan.layers[layerOf(name)];
+  if (!layer) return false;
+  if (isMixerParam(name)) return plan.spec.dynamic || layer.scale.u !== undefined;
+  if (!name.endsWith(".weight")) return false;
+  const point = projectionInput(name.slice(0, -".weight".length));
+  if (point === undefined) return false;
+  if (plan.spec.dynamic) return (POINT as Record<string, string>)[point] !== undefined;
+  return layer.scale[point] !== undefined;
+}
+
+/**
  * QDQ hooks for a plan (use one instance for both graphs of a model).
  *
  * @example
@@ -63,13 +100,12 @@ export interface QdqOptions {
  * ```
  */
 export function qdqHooks(
-  config: MambaConfig,
+  _config: ModelConfig,
   src: WeightSource,
   plan: QuantPlan,
   options: QdqOptions = {},
 ): GraphHooks {
   const { smoothing, weightScales = new WeightScales(src), quantize = true } = options;
-  const e = config.intermediate_size;
   const zp = (g: Graph) => g.const("int8", [0], [], "quant.zero_point");
 
   /** int8 codes + scale of a checkpoint tensor, behind a DequantizeLinear. */
@@ -93,15 +129,47 @@ export function qdqHooks(
     return g.op("DequantizeLinear", [qname, sname, zp(g)]);
   }
 
-  function qdq(g: Graph, v: string, layer: number, point: ActPoint): string {
-    const s = g.const(
-      "float32",
-      [plan.layers[layer].scale[point]],
-      [],
-      `backbone.layers.${layer}.mixer.${point}.act_scale`,
-    );
-    const q = g.op("QuantizeLinear", [v, s, zp(g)]);
-    return g.op("DequantizeLinear", [q, s, zp(g)]);
+  /**
+   * Projections sharing an input as one int8 weight [in, Σ outs]: each tensor's codes (own
+   * per-tensor scale, [in, out_i]) side by side (a Concat onnxruntime folds at load), behind one
+   * DequantizeLinear whose per-column scales repeat each tensor's scale.
+   */
+  function dqGroup(g: Graph, names: string[], outs: number[], inp: number): string {
+    const codes = names.map((name, k) => {
+      const qname = `${name}.int8`;
+      if (!g.initializers.has(qname)) {
+        g.init(qname, "int8", [inp, outs[k]], async () => {
+          const scale = await weightScales.get(name);
+          return bytesOf(quantizeWith(await src.read(name), scale, { rows: outs[k], cols: inp }));
+        });
+      }
+      return qname;
+    });
+    const total = outs.reduce((a, b) => a + b, 0);
+    const sname = `${names[0]}.group_scales`, zname = `${names[0]}.group_zero_points`;
+    if (!g.initializers.has(sname)) {
+      g.init(sname, "float32", [total], async () => {
+        const col = new Float32Array(total);
+        let at = 0;
+        for (const [k, name] of names.entries()) {
+          col.fill(await weightScales.get(name), at, at + outs[k]);
+          at += outs[k];
+        }
+        return bytesOf(col);
+      });
+      g.init(zname, "int8", [total], () => new Uint8Array(total));
+    }
+    const cat = g.op("Concat", codes, { axis: 1 });
+    return g.op("DequantizeLinear", [cat, sname, zname], { axis: 1 });
+  }
+
+  const scaleConst = (g: Graph, layer: number, point: QuantPoint, s: number) =>
+    g.const("float32", [s], [], `layers.${layer}.${point}.act_scale`);
+
+  function qdq(g: Graph, v: string, layer: number, point: QuantPoint, s: number): string {
+    const sc = scaleConst(g, layer, point, s);
+    const q = g.op("QuantizeLinear", [v, sc, zp(g)]);
+    return g.op("DequantizeLinear", [q, sc, zp(g)]);
   }
 
   /**
@@ -110,19 +178,14 @@ export function qdqHooks(
    * onnxruntime's common-subexpression elimination with x_proj's, and a shared int8 input
    * keeps x_proj from its int8 kernel.
    */
-  function fakeQ(g: Graph, v: string, layer: number, point: ActPoint): string {
-    const s = g.const(
-      "float32",
-      [plan.layers[layer].scale[point]],
-      [],
-      `backbone.layers.${layer}.mixer.${point}.act_scale`,
-    );
+  function fakeQ(g: Graph, v: string, layer: number, point: QuantPoint, s: number): string {
+    const sc = scaleConst(g, layer, point, s);
     const q = g.op("Clip", [
-      g.op("Round", [g.op("Div", [v, s])]),
+      g.op("Round", [g.op("Div", [v, sc])]),
       g.scalar("float32", -128),
       g.scalar("float32", 127),
     ]);
-    return g.op("Mul", [q, s]);
+    return g.op("Mul", [q, sc]);
   }
 
   /** Per-token fake quantization with scales computed at run time (method `dynamic`). */
@@ -141,8 +204,8 @@ export function qdqHooks(
   }
 
   return {
-    act(g, layer, name, value) {
-      const point = POINT[name];
+    act(g, layer, name, value, channels) {
+      const point = pointOf(name);
       if (!point) return value;
       let v = value;
       if (name === "x_proj.input" && smoothing) {
@@ -151,7 +214,7 @@ export function qdqHooks(
           g.const(
             "float32",
             smoothing.xProjInput[layer],
-            [e],
+            [channels],
             `backbone.layers.${layer}.mixer.x_proj.smooth_inv`,
           ),
         ]);
@@ -163,25 +226,36 @@ export function qdqHooks(
             g.const(
               "float32",
               smoothing.outProjInput[layer],
-              [e],
+              [channels],
               `backbone.layers.${layer}.mixer.out_proj.smooth_inv`,
             ),
           ]);
         }
-        if (plan.spec.hadamardY) v = hadamardOnnx(g, v, e, g.name === "mamba_decode" ? 2 : 3);
+        if (plan.spec.hadamardY) {
+          v = hadamardOnnx(g, v, channels, g.name.endsWith("_decode") ? 2 : 3);
+        }
       }
       if (!quantize) return v;
-      if (plan.spec.dynamic) return dynamicQ(g, v);
-      return name === "u" ? fakeQ(g, v, layer, point) : qdq(g, v, layer, point);
+      if (plan.spec.dynamic) return POINT[name] ? dynamicQ(g, v) : v;
+      const s = plan.layers[layer]?.scale[point];
+      if (s === undefined) return v; // a floating-point block
+      return name === "u" ? fakeQ(g, v, layer, point, s) : qdq(g, v, layer, point, s);
     },
     matmulWeight(g, prefix, out, inp) {
-      if (!quantize || !PROJECTIONS.some((p) => prefix.endsWith(`.mixer.${p}`))) return undefined;
+      if (!quantize || !isQuantizedWeight(plan, `${prefix}.weight`)) return undefined;
       return dqWeight(g, `${prefix}.weight`, [out, inp], true);
     },
-    param(g, name, dims) {
-      if (!quantize || !QUANTIZED_PARAMS.some((p) => name.endsWith(`.mixer.${p}`))) {
-        return undefined;
+    matmulWeightGroup(g, prefixes, outs, inp) {
+      const names = prefixes.map((p) => `${p}.weight`);
+      const q = names.map((n) => quantize && isQuantizedWeight(plan, n));
+      if (q.every((x) => !x)) return undefined;
+      if (!q.every((x) => x)) {
+        throw new Error(`qdq: ${names.join(", ")} share an input but not a scale`);
       }
+      return dqGroup(g, names, outs, inp);
+    },
+    param(g, name, dims) {
+      if (!quantize || !isMixerParam(name) || !isQuantizedWeight(plan, name)) return undefined;
       return dqWeight(g, name, dims, false);
     },
   };

@@ -19,17 +19,17 @@ import { type Checkpoint, openCheckpoint } from "../checkpoint.ts";
 import { KitError } from "../errors.ts";
 import { exists } from "../fsutil.ts";
 import { prepareOutputDir } from "../output.ts";
-import { buildDecode, buildPrefill } from "../mamba_onnx.ts";
-import { checkVocab, type Model, modelFromCheckpoint, OnnxModel } from "../model.ts";
+import { checkVocab, loadQuantized, type Model, modelFromCheckpoint } from "../model.ts";
+import { isQuantizedFolder } from "./folder.ts";
 import { writeModelFolder } from "../onnx/save.ts";
 import { DEFAULT_CALIBRATION } from "../paths.ts";
 import type { Ep } from "../runtime.ts";
 import { collectStats } from "../stats/collect.ts";
 import type { StatsView } from "../stats/view.ts";
-import { loadTokenizer, missingTokenizer } from "../tokenizer.ts";
+import { loadTokenizer } from "../tokenizer.ts";
 import { KIT_VERSION } from "../version.ts";
 import { methodSpec } from "./methods.ts";
-import { ACT_POINTS, planScales, type QuantPlan } from "./plan.ts";
+import { planScales, type QuantPlan } from "./plan.ts";
 import { qdqHooks, WeightScales } from "./qdq.ts";
 import { transformWeights } from "./transform.ts";
 import { kitTempDir } from "../temp.ts";
@@ -47,7 +47,8 @@ export interface QuantizeOptions {
   /** Calibration samples and tokens per sample (defaults 512 and 512, as in the paper). */
   samples?: number;
   maxLen?: number;
-  /** Percentile of |u| for the SSM input's scale (methods with clipping); default 99.999. */
+  /** Percentile of |u| for the SSM input's scale (methods with clipping); default Quamba's for
+   * the architecture: 99.999 for Mamba, 99.9 for Jamba. */
   percentile?: number;
   /**
    * Where to save the quantized model; default a folder in the kit's cache. A folder that exists
@@ -66,14 +67,10 @@ export interface QuantizeOptions {
   stats?: StatsView;
 }
 
-/** A quantized model: a `Model`, and the folder it was saved to. */
-export interface QuantizedModel extends Model {
-  readonly dir: string;
-  readonly plan: QuantPlan;
-}
+export type { QuantizedModel } from "../model.ts";
 
 /**
- * Quantizes a Mamba checkpoint with a method and returns it as a `Model` (the same interface as
+ * Quantizes a Mamba or Jamba checkpoint with a method and returns it as a `Model` (the same interface as
  * `loadModel`'s). The result is saved as a folder (`options.out`, or the cache).
  *
  * @example
@@ -100,9 +97,11 @@ export async function quantize(model: Model | string, options: QuantizeOptions):
     });
   }
   methodSpec(options.method); // an unknown method fails before any work
-  const percentile = options.percentile ?? 99.999;
-  checkPercentile(percentile);
+  if (options.percentile !== undefined) checkPercentile(options.percentile);
   const ckpt = await openCheckpoint(dir);
+  methodSpec(options.method, ckpt.config.model_type);
+  // Quamba's percentile for the architecture (99.999 for Mamba, 99.9 for Jamba) unless given
+  const percentile = options.percentile ?? ckpt.arch.quambaPercentile;
   const tokenizer = checkVocab(await loadTokenizer(ckpt.dir), ckpt.config, ckpt.dir);
   const calibOptions = { samples: options.samples, maxLen: options.maxLen };
   const c = options.calibration;
@@ -170,7 +169,8 @@ export async function checkQuantizedOut(
 export function checkPercentile(p: unknown): void {
   if (typeof p !== "number" || !(p >= 90 && p <= 100)) {
     throw new KitError(
-      `percentile must be a number in [90, 100] (Quamba uses 99.999; below 90 more than a ` +
+      `percentile must be a number in [90, 100] (Quamba uses 99.999 for Mamba, 99.9 for Jamba; ` +
+        `below 90 more than a ` +
         `tenth of |u| would be clipped), got ${p}`,
     );
   }
@@ -223,7 +223,7 @@ async function buildQuantized(
   out: string,
   options: QuantizeOptions & { percentile: number },
 ): Promise<void> {
-  const spec = methodSpec(options.method);
+  const spec = methodSpec(options.method, ckpt.config.model_type);
   const collect = {
     ep: options.ep,
     threads: options.threads,
@@ -232,7 +232,7 @@ async function buildQuantized(
   };
   const emaPercentiles = [...new Set([99.999, options.percentile])];
   const stats0 = options.stats ?? await collectStats(ckpt, calib, { ...collect, emaPercentiles });
-  const t = await transformWeights(ckpt.config, ckpt.store, spec, stats0);
+  const t = await transformWeights(ckpt.config, ckpt.src, spec, stats0);
   let stats = stats0;
   if (spec.rotateResidual) {
     // the rotated model's activations differ at the in_proj input: observe it
@@ -255,12 +255,13 @@ async function buildQuantized(
   const plan = planScales(stats, spec, options.method, {
     percentile: options.percentile,
     smoothing: t.smoothing,
+    layers: t.config.num_hidden_layers,
   });
   const scales = new WeightScales(t.src);
   const hooks = qdqHooks(t.config, t.src, plan, { smoothing: t.smoothing, weightScales: scales });
   const opt = { weights: "float32", compute: "float32" } as const;
-  const prefill = buildPrefill(t.config, t.src, opt, hooks);
-  const decode = buildDecode(t.config, t.src, opt, hooks);
+  const prefill = ckpt.arch.buildPrefill(t.config, t.src, opt, hooks);
+  const decode = ckpt.arch.buildDecode(t.config, t.src, opt, hooks);
   const weightNames = [...prefill.initializers.keys()].filter((n) => n.endsWith(".int8")).map((n) =>
     n.slice(0, -5)
   );
@@ -317,11 +318,11 @@ function scalesTable(plan: QuantPlan, weights: Record<string, number>) {
     scale: [] as number[],
   };
   plan.layers.forEach((l, i) => {
-    for (const p of ACT_POINTS) {
+    for (const [p, amax] of Object.entries(l.amax)) {
       rows.layer.push(i);
       rows.kind.push("activation");
       rows.name.push(p);
-      rows.amax.push(l.amax[p]);
+      rows.amax.push(amax);
       rows.scale.push(l.scale[p]);
     }
   });
@@ -341,54 +342,4 @@ function scalesTable(plan: QuantPlan, weights: Record<string, number>) {
   });
 }
 
-/** Whether `dir` holds a quantized model saved by the kit (its manifest says so). */
-export async function isQuantizedFolder(dir: string): Promise<boolean> {
-  try {
-    const m = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
-    return m?.format === "quamba-kit quantized model";
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Opens a quantized model folder written by `quantize` (no recalibration).
- *
- * @example
- * ```ts
- * const q = await loadQuantized("out/embedded-quamba");
- * ```
- */
-export async function loadQuantized(
-  dir: string,
-  options: { ep?: Ep; threads?: number; deviceStates?: boolean } = {},
-): Promise<QuantizedModel> {
-  let manifest;
-  try {
-    manifest = JSON.parse(await Deno.readTextFile(join(dir, "manifest.json")));
-  } catch (e) {
-    throw new KitError(
-      `${join(dir, "manifest.json")}: cannot read the quantized model's manifest: ${
-        (e as Error).message
-      }`,
-    );
-  }
-  const scales = JSON.parse(await Deno.readTextFile(join(dir, "scales.json")));
-  const tokenizer = await exists(join(dir, "tokenizer.json"))
-    ? checkVocab(await loadTokenizer(dir), manifest.config, dir)
-    : missingTokenizer(dir);
-  const model = await OnnxModel.open(
-    dir,
-    { config: manifest.config, tokenizer, source: manifest.source_model, method: manifest.method },
-    options.ep ?? "cpu",
-    options.threads,
-    options.deviceStates,
-  );
-  const plan: QuantPlan = {
-    method: manifest.method,
-    percentile: manifest.percentile,
-    spec: methodSpec(manifest.method),
-    layers: scales.activations,
-  };
-  return Object.assign(model, { dir, plan });
-}
+export { isQuantizedFolder, loadQuantized };

@@ -10,7 +10,8 @@
  *   projections (norm weights become 1), embedding E' = E H_dᵀ (rows rotated), in_proj
  *   W' = W diag(g) H_dᵀ, out_proj W' = H_d W, lm_head W' = W diag(g_f) H_dᵀ (untied from E).
  */
-import type { MambaConfig } from "../config.ts";
+import { archOfConfig, type ModelConfig } from "../arch/registry.ts";
+import { asMambaConfig } from "../config.ts";
 import { hadamardRows } from "../hadamard.ts";
 import type { WeightSource } from "../mamba_onnx.ts";
 import type { StatsView } from "../stats/view.ts";
@@ -48,8 +49,9 @@ export interface Smoothing {
 }
 
 /** Result of transforming a model for a method. */
-export interface Transformed {
-  config: MambaConfig;
+export interface Transformed<C extends ModelConfig = ModelConfig> {
+  /** The config of the transformed model (the same, or untied by QuaRot). */
+  config: C;
   src: WeightSource;
   smoothing?: Smoothing;
 }
@@ -92,25 +94,27 @@ export function smoothFactors(actAmax: Float32Array, W: Float32Array, alpha = 0.
  * const t = await transformWeights(ckpt.config, ckpt.store, methodSpec("quamba"));
  * ```
  */
-export async function transformWeights(
-  config: MambaConfig,
+export async function transformWeights<C extends ModelConfig>(
+  modelConfig: C,
   base: WeightSource,
   spec: MethodSpec,
   stats?: StatsView,
-): Promise<Transformed> {
+): Promise<Transformed<C>> {
   const src = new OverriddenWeights(base);
-  const { hidden_size: d, intermediate_size: e, time_step_rank: r } = config;
-  const L = config.num_hidden_layers;
-  let cfg = config;
+  let cfg: C = modelConfig;
   let smoothing: Smoothing | undefined;
   const layer = (i: number) => `backbone.layers.${i}`;
 
   if (spec.hadamardY) {
-    for (let i = 0; i < L; i++) {
-      src.map(`${layer(i)}.mixer.out_proj.weight`, (W) => hadamardRows(W, e));
+    for (const m of archOfConfig(modelConfig).mixers(modelConfig)) {
+      src.map(`${m.prefix}.out_proj.weight`, (W) => hadamardRows(W, m.e));
     }
   }
+  if (!spec.smooth && !spec.rotateResidual) return { config: cfg, src };
 
+  const config = asMambaConfig(modelConfig, spec.smooth ? "SmoothQuant-SSM" : "QuaRot");
+  const { hidden_size: d, intermediate_size: e, time_step_rank: r } = config;
+  const L = config.num_hidden_layers;
   if (spec.smooth) {
     if (!stats) throw new Error("smoothquant needs activation statistics");
     smoothing = { xProjInput: [], outProjInput: [], factors: [] };
@@ -159,7 +163,7 @@ export async function transformWeights(
       src.map(`${p}.out_proj.weight`, (W) => hadamardColumns(W, d, e));
       if (config.use_bias) src.map(`${p}.out_proj.bias`, (b) => hadamardRows(b, d));
     }
-    cfg = { ...config, tie_word_embeddings: false };
+    cfg = { ...config, tie_word_embeddings: false } as C;
   }
   return { config: cfg, src, smoothing };
 }

@@ -5,9 +5,11 @@
  */
 import { join } from "node:path";
 import { loadCalibration } from "../calibration.ts";
-import { expectedTensors, openCheckpoint } from "../checkpoint.ts";
-import type { MambaConfig } from "../config.ts";
-import { PROJECTIONS, QUANTIZED_PARAMS } from "../quant/qdq.ts";
+import { archOfConfig, type ModelConfig, readModelConfig } from "../arch/registry.ts";
+import { stateBytes as stateBytesOf } from "../bench/memory.ts";
+import { openCheckpoint } from "../checkpoint.ts";
+import { methodSpec } from "../quant/methods.ts";
+import { isBlockPoint, isMixerParam, projectionInput } from "../quant/points.ts";
 import { EvalCache, modelKey } from "../eval/cache.ts";
 import { evaluateTask } from "../eval/runner.ts";
 import { getTask } from "../eval/tasks/index.ts";
@@ -78,7 +80,7 @@ export async function openGridModel(
     calibration: cfg.calib,
     samples: cfg.samples,
     maxLen: cfg.maxLen,
-    percentile: cfg.percentile,
+    percentile: await gridPercentile(cfg, model),
     out: dir,
     ep: cfg.ep,
     threads: cfg.threads,
@@ -86,16 +88,28 @@ export async function openGridModel(
 }
 
 /** Bytes of a model's weights at a method: int8 for the quantized tensors, float for the rest. */
-export function weightBytes(config: MambaConfig, method: string): number {
-  const int8 = new Set([...PROJECTIONS.map((p) => `${p}.weight`), ...QUANTIZED_PARAMS]);
+export function weightBytes(config: ModelConfig, method: string): number {
+  const spec = method === "fp32" || method === "fp16" ? undefined : methodSpec(method);
   let bytes = 0;
-  for (const [name, shape] of expectedTensors(config)) {
+  for (const [name, shape] of archOfConfig(config).expectedTensors(config)) {
     const n = shape.reduce((a, b) => a * b, 1);
-    const quantized = method !== "fp32" && method !== "fp16" &&
-      [...int8].some((p) => name.endsWith(`.mixer.${p}`));
+    const point = projectionInput(name.replace(/\.weight$/, ""));
+    const quantized = spec !== undefined &&
+      (isMixerParam(name) ||
+        (point !== undefined && name.endsWith(".weight") &&
+          !(spec.floatBlocks && isBlockPoint(point))));
     bytes += n * (quantized ? 1 : method === "fp16" ? 2 : 4);
   }
   return bytes;
+}
+
+/**
+ * Quamba's percentile of u for a model of the grid: the run's (99.999) for Mamba, the authors'
+ * for other architectures (Jamba: 99.9).
+ */
+async function gridPercentile(cfg: ReproduceConfig, model: string): Promise<number> {
+  const config = await readModelConfig(model);
+  return config.model_type === "mamba" ? cfg.percentile : archOfConfig(config).quambaPercentile;
 }
 
 /** Runs one cell and writes its result file; returns the result. */
@@ -137,8 +151,11 @@ async function statsCell(cfg: ReproduceConfig, model: string): Promise<Record<st
     maxLen: cfg.maxLen,
   });
   const dir = join(cfg.out, "stats", modelName(model));
-  // the EMA of every percentile of the ablation (the sensitivity cell's), besides the run's
-  const emaPercentiles = [...new Set([cfg.percentile, ...ABLATION_PERCENTILES])];
+  // Quamba's percentile of the architecture, and every percentile of the ablation (the
+  // sensitivity cell's)
+  const emaPercentiles = [
+    ...new Set([99.999, await gridPercentile(cfg, model), ...ABLATION_PERCENTILES]),
+  ];
   await writeStats(
     dir,
     await collectStats(ckpt, calib, { ep: cfg.ep, threads: cfg.threads, emaPercentiles }),
@@ -162,7 +179,7 @@ async function evalCell(cfg: ReproduceConfig, cell: Cell): Promise<Record<string
   try {
     const key = await modelKey(
       cell.model,
-      `${cell.method}@${cfg.calib}:${cfg.samples}:${cfg.percentile}`,
+      `${cell.method}@${cfg.calib}:${cfg.samples}:${await gridPercentile(cfg, cell.model)}`,
       cfg.ep,
     );
     const r = await evaluateTask(model, getTask(cell.task!), {
@@ -198,8 +215,7 @@ async function latencyCell(cfg: ReproduceConfig, cell: Cell): Promise<Record<str
       await timeit(() => model.generate(ids, { maxNewTokens: gen }), warmup, repeats),
     );
     const c = model.config;
-    const stateBytes = c.num_hidden_layers * c.intermediate_size *
-      (c.conv_kernel - 1 + c.state_size) * 4;
+    const stateBytes = stateBytesOf(c, 1, prompt + gen);
     return {
       ms: { ttft, tpot, ttlt },
       prompt,

@@ -8,19 +8,19 @@ import { type Table, tableMetadata, writeArrowFile } from "../arrow.ts";
 import { readStatsTables, type StatsTables, TABLE_COLUMNS } from "./io.ts";
 import type { CalibrationSet } from "../calibration.ts";
 import type { Checkpoint } from "../checkpoint.ts";
-import type { MambaConfig } from "../config.ts";
+import type { ModelConfig } from "../arch/registry.ts";
 import type { WeightSource } from "../mamba_onnx.ts";
 import { KitError } from "../errors.ts";
 import { ActivationObserver } from "../observe.ts";
 import { Progress } from "../progress.ts";
 import type { Ep } from "../runtime.ts";
 import { KIT_VERSION } from "../version.ts";
-import { percentileName, PERCENTILES, type TensorName } from "./schema.ts";
+import { percentileName, PERCENTILES, type StatTensor } from "./schema.ts";
 import { TensorStats } from "./tensor_stats.ts";
 
 /** Weights to observe that are not a checkpoint folder (e.g. a method's transformed weights). */
 export interface ObserveTarget {
-  config: MambaConfig;
+  config: ModelConfig;
   src: WeightSource;
   /** Where to build the observation graph. */
   graphDir: string;
@@ -42,13 +42,13 @@ export interface CollectOptions {
 
 /** Statistics of every (layer, tensor), with what they were computed from. */
 export class ActivationStats {
-  readonly stats: Map<string, { layer: number; tensor: TensorName; s: TensorStats }> = new Map<
+  readonly stats: Map<string, { layer: number; tensor: StatTensor; s: TensorStats }> = new Map<
     string,
-    { layer: number; tensor: TensorName; s: TensorStats }
+    { layer: number; tensor: StatTensor; s: TensorStats }
   >();
   constructor(readonly meta: Record<string, string>) {}
 
-  get(layer: number, tensor: TensorName): TensorStats | undefined {
+  get(layer: number, tensor: StatTensor): TensorStats | undefined {
     return this.stats.get(`${layer}/${tensor}`)?.s;
   }
 

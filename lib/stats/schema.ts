@@ -1,3 +1,5 @@
+import type { BlockActName } from "../onnx/hooks.ts";
+
 /**
  * The activation statistics tables (Arrow IPC files in the output folder of `deno task stats`).
  *
@@ -21,6 +23,7 @@
  *
  * Tensors (per layer, names as in the Mamba block; channels = the last axis):
  */
+
 export const TENSORS = {
   "in_proj.input": "the block input after RMSNorm (in_proj input) [d]",
   x: "in_proj output, first half (conv1d input) [e]",
@@ -37,6 +40,47 @@ export const TENSORS = {
 
 export type TensorName = keyof typeof TENSORS;
 export const TENSOR_NAMES = Object.keys(TENSORS) as TensorName[];
+
+/**
+ * Hybrid models' (Jamba's) other tensors, in the layers that have them (attention layers have no
+ * Mamba tensors; every layer has a feed-forward block):
+ */
+export const BLOCK_TENSORS = {
+  "attn.input": "attention layers: the block input after RMSNorm (q/k/v_proj input) [d]",
+  "o_proj.input": "attention layers: the heads' output (o_proj input) [H hd]",
+  "ffn.input": "the feed-forward input after RMSNorm (router, gate_proj and up_proj input) [d]",
+  "down_proj.input": "dense MLP layers: silu(gate) · up (down_proj input) [f]",
+  "experts.{j}.down_proj.input":
+    "mixture-of-experts layers: expert j's silu(gate) · up, zero for tokens not routed to it [f]",
+} as const;
+
+/** A tensor of the statistics tables: a Mamba mixer's or a hybrid block's. */
+export type StatTensor = TensorName | BlockActName;
+
+/**
+ * Display order of every tensor name present in `names`: the Mamba tensors, then the blocks'
+ * (experts by index), then anything else.
+ *
+ * @example
+ * ```ts
+ * orderTensors(["ffn.input", "u", "experts.1.down_proj.input"]); // ["u", "ffn.input", "experts.1..."]
+ * ```
+ */
+export function orderTensors(names: Iterable<string>): string[] {
+  const rank = (t: string) => {
+    const i = (TENSOR_NAMES as string[]).indexOf(t);
+    if (i >= 0) return [i, 0];
+    const j = Object.keys(BLOCK_TENSORS).indexOf(t);
+    if (j >= 0) return [TENSOR_NAMES.length + j, 0];
+    const e = /^experts\.(\d+)\.down_proj\.input$/.exec(t);
+    if (e) return [TENSOR_NAMES.length + 4, Number(e[1])];
+    return [Infinity, 0];
+  };
+  return [...new Set(names)].sort((a, b) => {
+    const [ra, sa] = rank(a), [rb, sb] = rank(b);
+    return ra - rb || sa - sb || (a < b ? -1 : a > b ? 1 : 0);
+  });
+}
 
 /** Percentiles of |x| reported per tensor over all samples. */
 export const PERCENTILES = [99, 99.9, 99.99, 99.999] as const;

@@ -4,7 +4,7 @@
  */
 import type { Table } from "../arrow.ts";
 import { KitError } from "../errors.ts";
-import type { TensorName } from "./schema.ts";
+import type { StatTensor } from "./schema.ts";
 
 /** The statistics of one (layer, tensor) a recipe uses. */
 export interface TensorSummary {
@@ -17,7 +17,7 @@ export interface TensorSummary {
 
 /** Statistics by (layer, tensor). `ActivationStats` is one; `statsFromTables` makes another. */
 export interface StatsView {
-  get(layer: number, tensor: TensorName): TensorSummary | undefined;
+  get(layer: number, tensor: StatTensor): TensorSummary | undefined;
 }
 
 /**
