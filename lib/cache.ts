@@ -9,7 +9,7 @@ import type { Checkpoint } from "./checkpoint.ts";
 import { ensureWritableDir } from "./output.ts";
 
 /** Bump when the graphs the kit builds change, so that old cached graphs are not reused. */
-export const GRAPH_VERSION = "5";
+export const GRAPH_VERSION = "6";
 
 /** The kit's cache root: `$QUAMBA_KIT_CACHE`, else `$XDG_CACHE_HOME/quamba-kit`, else `~/.cache/quamba-kit`. */
 export function cacheRoot(): string {

@@ -16,6 +16,7 @@ import type { MambaConfig } from "./config.ts";
 import { Graph } from "./onnx/builder.ts";
 import type { GraphHooks, GraphOptions, WeightSource } from "./onnx/hooks.ts";
 import { GraphBuilder, type ModelSpec } from "./onnx/layers.ts";
+import { fusedConv, fusedScan } from "./onnx/fused_mixer.ts";
 
 export type {
   ActName,
@@ -218,28 +219,46 @@ export function mixerPrefill(B: GraphBuilder, m: MixerSpec, xIn: string): string
   xs = B.act(i, "x", xs, e);
   z = B.act(i, "z", z, e);
   const xt = g.op("Transpose", [xs], { perm: [0, 2, 1] }); // [b, e, l]
-  const xpad = g.op("Concat", [pastConv, xt], { axis: 2 }); // [b, e, k-1+l]
-  const convState = g.op("Slice", [
-    xpad,
-    g.const("int64", [-(k - 1)]),
-    g.const("int64", [INT64_MAX]),
-    g.const("int64", [2]),
-  ]);
-  g.output(convState, "float32", ["batch", e, k - 1], `present_conv.${i}`);
-  const convIn = [xpad, B.weight(`${p}.conv1d.weight`, [e, 1, k], "float32")];
-  if (m.convBias) convIn.push(B.weight(`${p}.conv1d.bias`, [e], "float32"));
-  const conv = g.op("Conv", convIn, { group: e, kernel_shape: [k] }); // [b, e, l]
-  const uRaw = g.op("Transpose", [B.silu(conv)], { perm: [0, 2, 1] }); // [b, l, e]
+  const fused = B.opt.scan === "fused";
+  const convW = B.weight(`${p}.conv1d.weight`, [e, 1, k], "float32");
+  const convB = m.convBias ? B.weight(`${p}.conv1d.bias`, [e], "float32") : undefined;
+  let uT: string; // silu(conv) [b, e, l]
+  if (fused) {
+    uT = fusedConv(B, xt, pastConv, convW, convB, i);
+  } else {
+    const xpad = g.op("Concat", [pastConv, xt], { axis: 2 }); // [b, e, k-1+l]
+    g.op(
+      "Slice",
+      [
+        xpad,
+        g.const("int64", [-(k - 1)]),
+        g.const("int64", [INT64_MAX]),
+        g.const("int64", [2]),
+      ],
+      {},
+      { outputs: [`present_conv.${i}`] },
+    );
+    const conv = g.op("Conv", convB ? [xpad, convW, convB] : [xpad, convW], {
+      group: e,
+      kernel_shape: [k],
+    }); // [b, e, l]
+    uT = B.silu(conv);
+  }
+  g.output(`present_conv.${i}`, "float32", ["batch", e, k - 1]);
+  const uRaw = g.op("Transpose", [uT], { perm: [0, 2, 1] }); // [b, l, e]
   const u = B.act(i, "u", uRaw, e);
   const xpIn = B.toCt(B.act(i, "x_proj.input", uRaw, e, u));
   const xdbl = B.toF32(B.linear(xpIn, `${p}.x_proj`, r + 2 * n, e, false)); // [b, l, r+2n]
   const [dtLow, Bm, Cm] = splitXdbl(B, m, xdbl, 2); // [b, l, r], [b, l, n], [b, l, n]
   const dt = timeStep(B, m, dtLow); // [b, l, e]
   const dtu = g.op("Mul", [dt, u]); // [b, l, e]
-  const [hLast, ys] = B.opt.scan === "parallel"
-    ? parallelScan(B, pastSsm, dt, dtu, Bm, Cm, stateMatrix(B, m), i)
+  const A = stateMatrix(B, m);
+  const [hLast, ys] = fused
+    ? (({ state, y }) => [state, y])(fusedScan(B, { pastSsm, dt, dtu, Bm, Cm, A }, e, n, i))
+    : B.opt.scan === "parallel"
+    ? parallelScan(B, pastSsm, dt, dtu, Bm, Cm, A, i)
     : g.opN("Scan", [pastSsm, dt, dtu, Bm, Cm], {
-      body: scanBody(stateMatrix(B, m), i),
+      body: scanBody(A, i),
       num_scan_inputs: 4,
       scan_input_axes: [1, 1, 1, 1],
       scan_output_axes: [1],
@@ -266,36 +285,68 @@ export function mixerDecode(B: GraphBuilder, m: MixerSpec, xIn: string): string 
   let [xs, z] = g.opN("Split", [xz], { axis: 1, num_outputs: 2 }, { outputs: 2 }); // [b, e]
   xs = B.act(i, "x", xs, e);
   z = B.act(i, "z", z, e);
-  const window = g.op("Concat", [pastConv, B.unsqueeze(xs, 2)], { axis: 2 }); // [b, e, k]
-  const next = g.op("Slice", [
-    window,
-    g.const("int64", [1]),
-    g.const("int64", [INT64_MAX]),
-    g.const("int64", [2]),
-  ]);
-  g.output(next, "float32", ["batch", e, k - 1], `present_conv.${i}`);
-  const w2 = g.op("Reshape", [
-    B.weight(`${p}.conv1d.weight`, [e, 1, k], "float32"),
-    g.const("int64", [e, k]),
-  ]);
-  let conv = g.op("ReduceSum", [g.op("Mul", [window, w2]), g.const("int64", [2])], {
-    keepdims: 0,
-  }); // [b, e]
-  if (m.convBias) conv = g.op("Add", [conv, B.weight(`${p}.conv1d.bias`, [e], "float32")]);
-  const uRaw = B.silu(conv); // [b, e]
+  const fused = B.opt.scan === "fused";
+  const convW = B.weight(`${p}.conv1d.weight`, [e, 1, k], "float32");
+  const convB = m.convBias ? B.weight(`${p}.conv1d.bias`, [e], "float32") : undefined;
+  let uRaw: string; // silu(conv) [b, e]
+  if (fused) {
+    const uT = fusedConv(B, B.unsqueeze(xs, 2), pastConv, convW, convB, i); // [b, e, 1]
+    uRaw = g.op("Squeeze", [uT, g.const("int64", [2])]);
+  } else {
+    const window = g.op("Concat", [pastConv, B.unsqueeze(xs, 2)], { axis: 2 }); // [b, e, k]
+    g.op(
+      "Slice",
+      [
+        window,
+        g.const("int64", [1]),
+        g.const("int64", [INT64_MAX]),
+        g.const("int64", [2]),
+      ],
+      {},
+      { outputs: [`present_conv.${i}`] },
+    );
+    const w2 = g.op("Reshape", [convW, g.const("int64", [e, k])]);
+    let conv = g.op("ReduceSum", [g.op("Mul", [window, w2]), g.const("int64", [2])], {
+      keepdims: 0,
+    }); // [b, e]
+    if (convB) conv = g.op("Add", [conv, convB]);
+    uRaw = B.silu(conv);
+  }
+  g.output(`present_conv.${i}`, "float32", ["batch", e, k - 1]);
   const u = B.act(i, "u", uRaw, e);
   const xpIn = B.toCt(B.act(i, "x_proj.input", uRaw, e, u));
   const xdbl = B.toF32(B.linear(xpIn, `${p}.x_proj`, r + 2 * n, e, false)); // [b, r+2n]
   const [dtLow, Bm, Cm] = splitXdbl(B, m, xdbl, 1); // [b, r], [b, n], [b, n]
   const dt = timeStep(B, m, dtLow); // [b, e]
-  const dA = g.op("Exp", [g.op("Mul", [B.unsqueeze(dt, 2), stateMatrix(B, m)])]); // [b, e, n]
-  const dBu = g.op("Mul", [B.unsqueeze(g.op("Mul", [dt, u]), 2), B.unsqueeze(Bm, 1)]); // [b, e, n]
-  const h = g.op("Add", [g.op("Mul", [dA, pastSsm]), dBu]); // [b, e, n]
-  g.output(h, "float32", ["batch", e, n], `present_ssm.${i}`);
-  const yC = g.op("Squeeze", [
-    g.op("MatMul", [h, B.unsqueeze(Cm, 2)]),
-    g.const("int64", [2]),
-  ]); // [b, e]
+  let yC: string; // C·h [b, e]
+  if (fused) {
+    const one = (x: string) => B.unsqueeze(x, 1); // [b, ...] -> [b, 1, ...]
+    const r1 = fusedScan(
+      B,
+      {
+        pastSsm,
+        dt: one(dt),
+        dtu: one(g.op("Mul", [dt, u])),
+        Bm: one(Bm),
+        Cm: one(Cm),
+        A: stateMatrix(B, m),
+      },
+      e,
+      n,
+      i,
+    );
+    g.output(r1.state, "float32", ["batch", e, n]);
+    yC = g.op("Squeeze", [r1.y, g.const("int64", [1])]);
+  } else {
+    const dA = g.op("Exp", [g.op("Mul", [B.unsqueeze(dt, 2), stateMatrix(B, m)])]); // [b, e, n]
+    const dBu = g.op("Mul", [B.unsqueeze(g.op("Mul", [dt, u]), 2), B.unsqueeze(Bm, 1)]); // [b, e, n]
+    const h = g.op("Add", [g.op("Mul", [dA, pastSsm]), dBu]); // [b, e, n]
+    g.output(h, "float32", ["batch", e, n], `present_ssm.${i}`);
+    yC = g.op("Squeeze", [
+      g.op("MatMul", [h, B.unsqueeze(Cm, 2)]),
+      g.const("int64", [2]),
+    ]); // [b, e]
+  }
   const Dw = B.weight(`${p}.D`, [e], "float32");
   const ySsm = B.act(i, "y_ssm", g.op("Add", [yC, g.op("Mul", [u, Dw])]), e); // [b, e]
   let y = g.op("Mul", [ySsm, B.silu(z)]); // [b, e]

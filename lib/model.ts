@@ -28,7 +28,7 @@ export interface LoadOptions {
   /** Threads per operator on the CPU EP. */
   threads?: number;
   /** The prefill's scan (default: sequential on the CPU EP, parallel on GPU EPs). */
-  scan?: "sequential" | "parallel";
+  scan?: "sequential" | "parallel" | "fused";
   /** Where built graphs are cached; default `$QUAMBA_KIT_CACHE` or `~/.cache/quamba-kit`. */
   cacheDir?: string;
   /**
@@ -311,7 +311,8 @@ export function graphOptions(dtype: Dtype, ep: Ep, scan?: GraphOptions["scan"]):
 
 /** A folder name for graphs built with `opt` (e.g. `float32-float32-parallel`). */
 export function graphVariant(opt: GraphOptions): string {
-  return `${opt.weights}-${opt.compute}${opt.scan === "parallel" ? "-parallel" : ""}`;
+  const scan = opt.scan === "parallel" || opt.scan === "fused" ? `-${opt.scan}` : "";
+  return `${opt.weights}-${opt.compute}${scan}`;
 }
 
 /** The longest prefill one run of graphs built with `opt` takes. */

@@ -83,6 +83,9 @@ usage: deno task bench [options]
   --interleaved N   rounds of the interleaved measurement of the targets' ratios on mamba-130m
                     (or, without it, on the first model)
                     (default 10; 0: none)
+  --scan NAME       the mixers' scan: sequential (the CPU's default: an ONNX Scan), parallel (GPU
+                    EPs' default: doubling steps over 256-token pieces) or fused (onnxruntime's
+                    CausalConvWithState and LinearAttention contrib operators)
   --loop MODE       on: time generation through the device loop (the graphs choose each token,
                     states stay in two device buffer sets, decode steps captured as CUDA graphs /
                     WebGPU graph capture and replayed; the host reads the ids); off: through
@@ -153,11 +156,16 @@ await runCli(async () => {
     "max-load": { type: "string" },
     "in-process": { type: "boolean" },
     loop: { type: "string" },
+    scan: { type: "string" },
     interleaved: { type: "string" },
     wait: { type: "string" },
     force: { type: "boolean" },
   }, USAGE);
   const inProcess = !!o["in-process"];
+  const scan = o.scan as "sequential" | "parallel" | "fused" | undefined;
+  if (scan !== undefined && !["sequential", "parallel", "fused"].includes(scan)) {
+    throw new KitError(`--scan must be sequential, parallel or fused, got '${o.scan}'`);
+  }
   if (o.loop !== undefined && !["on", "off"].includes(o.loop)) {
     throw new KitError(`--loop must be on or off, got '${o.loop}'`);
   }
@@ -238,8 +246,9 @@ await runCli(async () => {
   const scalingRows: { model: string; method: string; prompt: number; ttft: Summary }[] = [];
   for (const m of entries) {
     for (const method of methods) {
-      const dir = benchCacheDir(m.key, method, { lastLogits, foldParams, ep });
-      await ensureBenchGraphs(dir, m.config, m.src, method, m.name, { lastLogits, foldParams, ep });
+      const variant = { lastLogits, foldParams, ep, scan };
+      const dir = benchCacheDir(m.key, method, variant);
+      await ensureBenchGraphs(dir, m.config, m.src, method, m.name, variant);
       const ins = await inspectModel(dir, ep, threads);
       const load = await quiet(`${m.name} ${method}`);
       const spec: MeasureSpec = {
@@ -258,7 +267,7 @@ await runCli(async () => {
         // the device loop needs states of fixed size (not attention caches)
         loop: (o.loop === undefined ? ep !== "cpu" : o.loop === "on") &&
           !archOfConfig(m.config).stateLayout(m.config).some((t) => t.grows),
-        maxPrefill: maxPrefillOf(graphOptions("fp32", ep)),
+        maxPrefill: maxPrefillOf(graphOptions("fp32", ep, scan)),
       };
       const res = inProcess ? await measureOne(spec) : await measureIsolated(spec);
       const { latency } = res;
@@ -301,6 +310,9 @@ await runCli(async () => {
         fusedDecode: ins.decode.fused,
         nodesDecode: ins.decode.nodes,
         kernelsPerStep: res.kernels?.perStep,
+        loop: res.loop,
+        loopError: res.loopError,
+        scan: scan ?? graphOptions("fp32", ep).scan,
         kernelsOffload: res.kernels?.offload,
       };
       rows.push(row);

@@ -27,6 +27,7 @@ import { KitError } from "../errors.ts";
 import { asMambaConfig } from "../config.ts";
 import { lastLogitsOnly } from "./last_logits.ts";
 import { addNextToken } from "../onnx/next_token.ts";
+import type { GraphOptions } from "../onnx/hooks.ts";
 
 /** Bump when the benchmark's graphs change (on top of the kit's GRAPH_VERSION). */
 export const BENCH_GRAPH_VERSION = "4";
@@ -91,7 +92,7 @@ export async function benchGraphs(
   method: string,
   options: GraphVariant = {},
 ): Promise<{ prefill: Graph; decode: Graph }> {
-  const g = await methodGraphs(config, src, method, options.ep ?? "cpu");
+  const g = await methodGraphs(config, src, method, options.ep ?? "cpu", options.scan);
   if (options.lastLogits ?? true) lastLogitsOnly(g.prefill);
   // the greedy token chosen in the graphs, for the device loop (lib/device_loop.ts)
   addNextToken(g.prefill);
@@ -112,6 +113,9 @@ export interface GraphVariant {
   foldParams?: boolean;
   /** The EP the graphs are for: GPU EPs get the parallel scan and float16 compute for fp16. */
   ep?: Ep;
+  /** The mixers' scan instead of the EP's default (`fused`: onnxruntime's CausalConvWithState
+   * and LinearAttention, lib/onnx/fused_mixer.ts). */
+  scan?: GraphOptions["scan"];
 }
 
 async function methodGraphs(
@@ -119,11 +123,12 @@ async function methodGraphs(
   src: WeightSource,
   method: string,
   ep: Ep,
+  scan?: GraphOptions["scan"],
 ): Promise<{ prefill: Graph; decode: Graph }> {
   checkMethod(method);
   const arch = archOfConfig(config);
   if (method === "fp32" || method === "fp16") {
-    const opt = graphOptions(method, ep);
+    const opt = graphOptions(method, ep, scan);
     return {
       prefill: arch.buildPrefill(config, src, opt),
       decode: arch.buildDecode(config, src, opt),
@@ -139,7 +144,7 @@ async function methodGraphs(
   const opt = {
     weights: "float32",
     compute: "float32",
-    scan: graphOptions("fp32", ep).scan,
+    scan: graphOptions("fp32", ep, scan).scan,
   } as const;
   // quamba-nbits: the exact transforms only (the Hadamard of y), then MatMulNBits projections
   const hooks = method === "quamba-nbits"
@@ -164,7 +169,7 @@ export function benchCacheDir(
 ): string {
   const name = method + ((variant.lastLogits ?? true) ? "" : ".all-logits") +
     ((variant.foldParams ?? true) ? "" : ".no-fold") +
-    ((variant.ep ?? "cpu") === "cpu" ? "" : ".gpu");
+    ((variant.ep ?? "cpu") === "cpu" ? "" : ".gpu") + (variant.scan ? `.scan-${variant.scan}` : "");
   return join(root, "bench", `g${GRAPH_VERSION}.${BENCH_GRAPH_VERSION}`, model, name);
 }
 

@@ -47,6 +47,9 @@ export interface MeasureResult {
   /** resident bytes right after opening the model */
   loadedRssBytes: number;
   kernels?: StepKernels;
+  /** Whether the latency was timed through the device loop, and why not if it was asked for. */
+  loop?: boolean;
+  loopError?: string;
 }
 
 /** Runs one measurement in this process. */
@@ -59,7 +62,7 @@ export async function measureOne(s: MeasureSpec): Promise<MeasureResult> {
     s.dir,
     { config: s.config, source: s.model, method: s.method },
     s.ep,
-    { threads: s.threads },
+    { threads: s.threads, maxPrefill: s.maxPrefill },
   );
   const loadedRssBytes = residentMemory()?.current ?? Deno.memoryUsage().rss;
   try {
@@ -74,19 +77,37 @@ export async function measureOne(s: MeasureSpec): Promise<MeasureResult> {
       repeats: s.repeats,
       onRepeat: () => bar.tick(),
     };
-    const latency = s.loop
-      ? await measureLoopLatency(s.dir, s.config, s.ep, {
-        ...o,
-        threads: s.threads,
-        maxPrefill: s.maxPrefill,
-      })
-      : await measureLatency(model, o);
+    let loopError: string | undefined;
+    let latency: LatencyResult | undefined;
+    if (s.loop) {
+      try {
+        latency = await measureLoopLatency(s.dir, s.config, s.ep, {
+          ...o,
+          threads: s.threads,
+          maxPrefill: s.maxPrefill,
+        });
+      } catch (e) {
+        // a measurement without the loop is still a measurement: say why, and go on
+        loopError = (e as Error).message;
+        console.error(`  device loop failed (${loopError.split("\n")[0]}); timing without it`);
+      }
+    }
+    latency ??= await measureLatency(model, o);
     bar.done();
     const scaling = s.scaling.length
       ? await measurePrefill(model, s.scaling, { warmup: 1, repeats: s.repeats })
       : [];
     const peakRssBytes = Math.max(sampler.stop(), residentMemory()?.peak ?? 0);
-    return { latency, scaling, peakRssBytes, baseRssBytes, loadedRssBytes, kernels };
+    return {
+      latency,
+      scaling,
+      peakRssBytes,
+      baseRssBytes,
+      loadedRssBytes,
+      kernels,
+      loop: s.loop && !loopError,
+      loopError,
+    };
   } finally {
     sampler.stop();
     await model.close();

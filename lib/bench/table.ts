@@ -38,6 +38,11 @@ export interface BenchRow {
   kernelsPerStep?: number;
   /** of those, op types that ran on another provider than the EP's own (CPU fallbacks) */
   kernelsOffload?: Record<string, number>;
+  /** Timed through the device loop (lib/device_loop.ts), and why not where it failed. */
+  loop?: boolean;
+  loopError?: string;
+  /** The mixers' scan of the graphs (sequential, parallel or fused). */
+  scan?: string;
 }
 
 const BITS: Record<string, string> = {

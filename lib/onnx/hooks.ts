@@ -21,9 +21,11 @@ export interface GraphOptions {
   /**
    * The prefill's selective scan: `sequential` (an ONNX Scan over time; default, the fastest on
    * the CPU EP) or `parallel` (log2 doubling steps over whole [b, l, e, n] tensors, for GPU EPs,
-   * where a Scan pays a fixed cost per step; handles at most PARALLEL_SCAN_MAX tokens a run).
+   * where a Scan pays a fixed cost per step; handles at most PARALLEL_SCAN_MAX tokens a run), or
+   * `fused` (onnxruntime's CausalConvWithState and LinearAttention contrib operators in prefill
+   * and decode: fewer kernels; lib/onnx/fused_mixer.ts).
    */
-  scan?: "sequential" | "parallel";
+  scan?: "sequential" | "parallel" | "fused";
 }
 
 /** Activations of a Mamba mixer a recipe can observe or quantize (lib/stats/schema.ts). */

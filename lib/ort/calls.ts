@@ -29,6 +29,26 @@ export function defaultCallMode(): CallMode {
   }
 }
 
+let blockedMs = 0;
+
+/**
+ * After a run on the calling thread: every ~50 ms of such runs, one turn of the event loop
+ * (setTimeout 0), so that timers, signal handlers and I/O are not starved by a loop of awaited
+ * runs whose promises are already resolved — Ctrl-C, the end-with-parent check of lib/cli.ts and
+ * progress bars need it during a long generation.
+ *
+ * @example
+ * ```ts
+ * await breathe(12); // returns at once until 50 ms of blocking runs add up
+ * ```
+ */
+export async function breathe(ms: number): Promise<void> {
+  blockedMs += ms;
+  if (blockedMs < LONG_RUN_MS) return;
+  blockedMs = 0;
+  await new Promise((r) => setTimeout(r, 0));
+}
+
 /**
  * The calls of one session.
  *

@@ -16,6 +16,7 @@ import type { Session } from "./session.ts";
 import { check } from "./status.ts";
 import type { Tensor } from "./tensor.ts";
 import type { OrtValue } from "./value.ts";
+import { breathe } from "./calls.ts";
 
 type Bindable = Tensor | OrtValue;
 
@@ -96,11 +97,13 @@ export class IoBinding {
   async run(runOptions?: RunOptions): Promise<void> {
     if (this.#outputs.size === 0) throw new KitError(`${this.handle.kind}: no output is bound`);
     const s = this.session, ro = runOptions?.ptr ?? null;
-    const t0 = performance.now();
-    const status = s.calls.offThread
-      ? await s.calls.track(ortAsync().RunWithBinding(s.ptr, ro, this.ptr))
-      : ort().RunWithBinding(s.ptr, ro, this.ptr);
-    s.calls.record(performance.now() - t0);
+    const t0 = performance.now(), blocking = !s.calls.offThread;
+    const status = blocking
+      ? ort().RunWithBinding(s.ptr, ro, this.ptr)
+      : await s.calls.track(ortAsync().RunWithBinding(s.ptr, ro, this.ptr));
+    const ms = performance.now() - t0;
+    s.calls.record(ms);
+    if (blocking) await breathe(ms);
     check(status, `RunWithBinding(${s.source})`);
   }
 

@@ -16,7 +16,7 @@ import { createSessionOptions, type SessionConfig } from "./session_options.ts";
 import { check } from "./status.ts";
 import type { Tensor, TensorLocation } from "./tensor.ts";
 import { hostValue } from "./value.ts";
-import { type CallMode, Calls, defaultCallMode } from "./calls.ts";
+import { breathe, type CallMode, Calls, defaultCallMode } from "./calls.ts";
 import { type IoInfo, sessionIo } from "./session_io.ts";
 import type { PrepackedWeights, SharedWeights } from "./weights.ts";
 
@@ -247,11 +247,11 @@ export class Session {
       BigInt(wanted.length),
       outValues,
     ] as const;
-    const t0 = performance.now();
-    const status = this.calls.offThread
-      ? await this.calls.track(ortAsync().Run(...args))
-      : ort().Run(...args);
-    this.calls.record(performance.now() - t0);
+    const t0 = performance.now(), blocking = !this.calls.offThread;
+    const status = blocking ? ort().Run(...args) : await this.calls.track(ortAsync().Run(...args));
+    const ms = performance.now() - t0;
+    this.calls.record(ms);
+    if (blocking) await breathe(ms);
     if (status !== null) {
       for (const v of outValues.subarray(0, wanted.length)) {
         if (v) ort().ReleaseValue(Deno.UnsafePointer.create(v));
