@@ -11,6 +11,7 @@
  */
 import { basename, dirname, join } from "node:path";
 import { tmpdir } from "node:os";
+import { processAlive } from "./proc_files.ts";
 
 function safeHostname(): string {
   try {
@@ -31,33 +32,7 @@ export function tempPath(path: string, kind: "tmp" | "old" = "tmp"): string {
 const CURRENT = /\.(?:tmp|old)-([A-Za-z0-9._]+)-(\d+)-[0-9a-f]{8}$/;
 const LEGACY = /\.(?:tmp|old)-(\d+)-\d{13}$/;
 
-const ESRCH = 3; // "no such process" on Linux and macOS
-
-let libc: Deno.DynamicLibrary<typeof LIBC> | null | undefined;
-const LIBC = {
-  kill: { parameters: ["i32", "i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-} as const;
-
-/**
- * Whether process `pid` of this machine is alive: `kill(pid, 0)` from the C library, through FFI
- * (Deno lets no task read /proc/<pid> without every permission, and has no signal 0). Anything
- * unknown counts as alive, so that nothing is removed on a guess.
- */
-export function processAlive(pid: number): boolean {
-  if (pid === Deno.pid) return true;
-  if (libc === undefined) {
-    try {
-      libc = Deno.build.os === "linux" ? Deno.dlopen("libc.so.6", LIBC) : null;
-    } catch {
-      libc = null; // no --allow-ffi, or another C library
-    }
-  }
-  if (!libc || !Number.isSafeInteger(pid) || pid <= 0) return true;
-  if (libc.symbols.kill(pid, 0) === 0) return true;
-  const errno = libc.symbols.__errno_location();
-  return errno === null || new Deno.UnsafePointerView(errno).getInt32() !== ESRCH;
-}
+export { processAlive };
 
 /** The writer of a temporary name: its pid, if it was written on this machine. */
 function writerOf(name: string): number | undefined {

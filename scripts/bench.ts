@@ -46,6 +46,7 @@ import { KitError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fsutil.ts";
 import type { WeightSource } from "../lib/mamba_onnx.ts";
 import { latencyPlot, scalingPlot } from "../lib/plots/latency.ts";
+import { tpotFloorPlot } from "../lib/plots/floor.ts";
 import { svgToPng } from "../lib/plots/png.ts";
 import { parseEp } from "../lib/runtime.ts";
 import { MAMBA_SHAPES, shapeConfig, syntheticWeights } from "../lib/synthetic.ts";
@@ -267,7 +268,10 @@ await runCli(async () => {
         // the device loop needs states of fixed size (not attention caches)
         loop: (o.loop === undefined ? ep !== "cpu" : o.loop === "on") &&
           !archOfConfig(m.config).stateLayout(m.config).some((t) => t.grows),
-        maxPrefill: maxPrefillOf(graphOptions("fp32", ep, scan)),
+        // (JSON to the child: Infinity would arrive as null)
+        maxPrefill: Number.isFinite(maxPrefillOf(graphOptions("fp32", ep, scan)))
+          ? maxPrefillOf(graphOptions("fp32", ep, scan))
+          : undefined,
       };
       const res = inProcess ? await measureOne(spec) : await measureIsolated(spec);
       const { latency } = res;
@@ -480,6 +484,10 @@ await runCli(async () => {
   ]];
   if (scalingRows.length) {
     figs.push(["prefill_scaling", scalingPlot(scalingRows, { env: envLine(env, false) })]);
+  }
+  if (rows.some((r) => r.floorMs !== undefined)) {
+    const tbs = bw ? `${(bw.bytesPerSecond / 1e12).toFixed(2)} TB/s` : undefined;
+    figs.push(["tpot_floor", tpotFloorPlot(rows, { ep, bandwidth: tbs })]);
   }
   for (const [name, svg] of figs) {
     await writeFileAtomic(join(outDir, `${name}.svg`), svg);

@@ -110,3 +110,15 @@ Deno.test({
     assert.deepEqual(left, [], "the script outlived the killed deno task");
   },
 });
+
+Deno.test({
+  name: "readProcFile: /proc through the C library (Deno lets tasks read it only with -A)",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const { readProcFile, writeProcFile } = await import("../lib/proc_files.ts");
+    assert.match(readProcFile("/proc/self/status") ?? "", /^VmRSS:\s+\d+ kB/m);
+    assert.match(readProcFile("/proc/cpuinfo") ?? "", /^processor\s*:/m);
+    assert.equal(readProcFile("/proc/no-such-file"), undefined);
+    assert.equal(writeProcFile("/proc/no-such-file", "x"), false);
+  },
+});

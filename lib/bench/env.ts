@@ -1,6 +1,7 @@
 /** The machine and software a measurement ran on, recorded with every result. */
 import { ortLibrary } from "../ort/mod.ts";
 import { KIT_VERSION } from "../version.ts";
+import { readProcFile } from "../proc_files.ts";
 
 export interface BenchEnv {
   cpu: string;
@@ -23,12 +24,9 @@ export function cpuFlags(cpuinfo: string): Set<string> {
   return new Set((/^flags\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? "").split(/\s+/).filter(Boolean));
 }
 
+/** A /proc file's text ("" where unknown), through the C library (lib/proc_files.ts). */
 function readText(path: string): string {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return "";
-  }
+  return readProcFile(path) ?? "";
 }
 
 /** The 1, 5 and 15 minute load averages (empty where unknown). */

@@ -33,7 +33,7 @@ export interface MeasureSpec {
   /** time generation through the device loop (lib/device_loop.ts; the graphs have next_ids),
    * with decode steps captured as device graphs on GPU EPs */
   loop?: boolean;
-  /** the longest prefill one run takes (parallel-scan graphs on GPU EPs) */
+  /** the longest prefill one run takes (parallel-scan graphs on GPU EPs; undefined: any) */
   maxPrefill?: number;
 }
 
@@ -62,7 +62,7 @@ export async function measureOne(s: MeasureSpec): Promise<MeasureResult> {
     s.dir,
     { config: s.config, source: s.model, method: s.method },
     s.ep,
-    { threads: s.threads, maxPrefill: s.maxPrefill },
+    { threads: s.threads, maxPrefill: s.maxPrefill ?? Infinity },
   );
   const loadedRssBytes = residentMemory()?.current ?? Deno.memoryUsage().rss;
   try {

@@ -4,6 +4,7 @@
  */
 import onnxProto from "onnx-proto";
 import { archOfConfig, type ModelConfig } from "../arch/registry.ts";
+import { readProcFile, writeProcFile } from "../proc_files.ts";
 
 type ModelProto = onnxProto.onnx.IModelProto;
 
@@ -82,7 +83,8 @@ export function stateBytes(config: ModelConfig, batch = 1, seen = 0): number {
 /** Peak and current resident memory of this process (bytes), from /proc/self/status. */
 export function residentMemory(): { peak: number; current: number } | undefined {
   try {
-    const s = Deno.readTextFileSync("/proc/self/status");
+    const s = readProcFile("/proc/self/status");
+    if (s === undefined) return undefined;
     const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(s)?.[1]);
     return { peak: kb("VmHWM") * 1024, current: kb("VmRSS") * 1024 };
   } catch {
@@ -95,7 +97,7 @@ export function residentMemory(): { peak: number; current: number } | undefined 
  * the system does not allow it. */
 export function resetPeakMemory(): boolean {
   try {
-    Deno.writeTextFileSync("/proc/self/clear_refs", "5");
+    if (!writeProcFile("/proc/self/clear_refs", "5")) return false;
     return true;
   } catch {
     return false;

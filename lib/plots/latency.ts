@@ -13,8 +13,10 @@ const METHOD_COLORS: Record<string, string> = {
   "quamba-head8": COLORS.green,
   "quamba-nbits": COLORS.purple,
 };
-const colorOf = (m: string) => METHOD_COLORS[m] ?? COLORS.gray;
-const sizeOrder = (names: string[]) => {
+/** The colour of a method in the latency figures. */
+export const colorOf = (m: string): string => METHOD_COLORS[m] ?? COLORS.gray;
+/** Model names in the order of the family's sizes (unknown names last). */
+export const sizeOrder = (names: string[]): string[] => {
   const known = Object.keys(MAMBA_SHAPES);
   const rank = (n: string) => known.includes(n) ? known.indexOf(n) : known.length;
   return [...new Set(names)].sort((a, b) => rank(a) - rank(b));

@@ -1,5 +1,6 @@
 /** The environment a run happened in, recorded beside its results. */
 import { ortLibrary } from "../ort/mod.ts";
+import { readProcFile } from "../proc_files.ts";
 import { KIT_VERSION } from "../version.ts";
 
 /**
@@ -12,14 +13,14 @@ import { KIT_VERSION } from "../version.ts";
  */
 export async function environment(ep: string): Promise<Record<string, unknown>> {
   let model = "unknown", flags: string[] = [];
-  try {
-    const info = await Deno.readTextFile("/proc/cpuinfo");
+  const info = readProcFile("/proc/cpuinfo"); // (Deno lets tasks read /proc only through FFI)
+  if (info !== undefined) {
     model = /model name\s*:\s*(.*)/.exec(info)?.[1] ?? model;
     const all = new Set((/flags\s*:\s*(.*)/.exec(info)?.[1] ?? "").split(/\s+/));
     flags = ["avx2", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8"].filter((f) =>
       all.has(f)
     );
-  } catch { /* not Linux */ }
+  }
   return {
     kit_version: KIT_VERSION,
     deno: Deno.version.deno,
