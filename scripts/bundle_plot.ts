@@ -1,5 +1,5 @@
 /**
- * Rebuilds lib/report_html/plot.bundle.js: Observable Plot (the version pinned in deno.json)
+ * Rebuilds lib/report_html/plot.bundle.js.gz: Observable Plot (the version pinned in deno.json)
  * and the parts of d3 it uses, minified into one browser script that sets the global `Plot`,
  * which report.html inlines so that it opens without a network. Run after changing the pin:
  *
@@ -29,11 +29,13 @@ try {
   if (!out.success) Deno.exit(1);
   const version = await plotVersion();
   const body = await Deno.readTextFile(tmp);
-  await writeFileAtomic(
-    fromFileUrl(new URL("plot.bundle.js", dir)),
-    `${PLOT_BUNDLE_HEADER(version)}\n${body}`,
+  const text = new Blob([`${PLOT_BUNDLE_HEADER(version)}\n${body}`]).stream()
+    .pipeThrough(new CompressionStream("gzip"));
+  const gz = new Uint8Array(await new Response(text).arrayBuffer());
+  await writeFileAtomic(fromFileUrl(new URL("plot.bundle.js.gz", dir)), gz);
+  console.log(
+    `lib/report_html/plot.bundle.js.gz: Plot ${version}, ${body.length} bytes (${gz.length} gzipped)`,
   );
-  console.log(`lib/report_html/plot.bundle.js: Plot ${version}, ${body.length} bytes`);
 } finally {
   await Deno.remove(tmp).catch(() => {});
 }

@@ -207,11 +207,11 @@ def main():
                             "model.safetensors; logits.K are [len, vocab] float32",
                    "transformers": transformers.__version__, "torch": torch.__version__,
                    "sequences": [{"ids": s} for s in seqs], "greedy": gens,
-                   "heldout": {"ids": nll_ids, "mean_nll": nll}}, f, indent=1)
+                   "heldout": {"ids": nll_ids, "mean_nll": nll}}, f, separators=(",", ":"))  # compact: tracked files stay under 10 MiB
     with open(os.path.join(args.out, "training_log.json"), "w") as f:
         json.dump({"args": vars(args), "parameters": n_params, "steps": step,
                    "tokens_seen": step * args.batch * args.seq, "train_tokens": len(data),
-                   "heldout_tokens": len(held_ids), "torch": torch.__version__, "log": log}, f, indent=1)
+                   "heldout_tokens": len(held_ids), "torch": torch.__version__, "log": log}, f, separators=(",", ":"))  # compact: tracked files stay under 10 MiB
     print(f"saved {sorted(os.listdir(args.out))} ({time.time() - t_start:.0f}s)", flush=True)
 
 

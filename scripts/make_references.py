@@ -124,7 +124,7 @@ def embedded(args):
         "neox_tokenizer_cases": neox_cases,
     }
     with open(os.path.join(args.out, "embedded_reference.json"), "w") as f:
-        json.dump(meta, f, indent=1)
+        json.dump(meta, f, separators=(",", ":"))  # compact: tracked files stay under 10 MiB
 
 
 def main():

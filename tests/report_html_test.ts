@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { modelStats, plotVersion, scriptJson } from "../lib/report_html/mod.ts";
+import { plotBundle } from "../lib/report_html/assets.ts";
 import { htmlTable } from "../lib/report_html/html.ts";
 import { writeReport } from "../lib/reproduce/report.ts";
 import { Page } from "./helpers/chromium.ts";
@@ -133,9 +134,7 @@ Deno.test("report.html: data in a <script> cannot close it; table cells are esca
 });
 
 Deno.test("report.html: the inlined Plot bundle is the version pinned in deno.json", async () => {
-  const head = (await Deno.readTextFile(
-    new URL("../lib/report_html/plot.bundle.js", import.meta.url),
-  )).slice(0, 200);
+  const head = (await plotBundle()).slice(0, 200);
   assert.match(
     head,
     new RegExp(`@observablehq/plot ${(await plotVersion()).replace(/\./g, "\\.")} `),
