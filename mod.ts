@@ -44,6 +44,9 @@ export type { LatencyOptions, LatencyResult } from "./lib/bench/latency.ts";
 export { readBenchRows } from "./lib/bench/table.ts";
 export type { BenchRow } from "./lib/bench/table.ts";
 export { epOverhead } from "./lib/bench/kernels.ts";
+export { DeviceLoop } from "./lib/device_loop.ts";
+export type { DeviceLoopOptions, LoopGenerateOptions } from "./lib/device_loop.ts";
+export { addNextToken, NEXT_IDS } from "./lib/onnx/next_token.ts";
 export type { EpOverhead } from "./lib/bench/kernels.ts";
 export { compareMethods, percentileAblation, sensitivity } from "./lib/quality/mod.ts";
 export type {
