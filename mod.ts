@@ -16,7 +16,7 @@
 export { loadModel } from "./lib/model.ts";
 export type { Dtype, GenerateOptions, LoadOptions, MambaState, Model } from "./lib/model.ts";
 export type { Ep } from "./lib/runtime.ts";
-export type { MambaConfig } from "./lib/config.ts";
+export type { MambaConfig } from "./lib/arch/mamba/config.ts";
 export type { ModelState } from "./lib/state.ts";
 export { ARCHITECTURES, archOf } from "./lib/arch/registry.ts";
 export type { Architecture, ModelConfig, StateTensorSpec } from "./lib/arch/registry.ts";
@@ -25,7 +25,7 @@ export { ReferenceJamba } from "./lib/arch/jamba/reference.ts";
 export type { Tokenizer } from "./lib/tokenizer.ts";
 export { KitError } from "./lib/errors.ts";
 export { openCheckpoint } from "./lib/checkpoint.ts";
-export { ReferenceMamba } from "./lib/reference.ts";
+export { ReferenceMamba } from "./lib/arch/mamba/reference.ts";
 export { quantize } from "./lib/quant/quantize.ts";
 export type { QuantizedModel, QuantizeOptions } from "./lib/quant/quantize.ts";
 export { METHOD_NAMES, METHODS, methodsFor } from "./lib/quant/methods.ts";

@@ -1,6 +1,6 @@
 /**
  * The prefill's selective scan of one mamba-130m layer (d_inner 1536, d_state 16) over 256
- * tokens: the ONNX Scan of lib/mamba_onnx.ts and two reformulations (see lib/bench/micro.ts).
+ * tokens: the ONNX Scan of lib/arch/mamba/graph.ts and two reformulations (see lib/bench/micro.ts).
  * Its cost is per Scan iteration, about the same whatever the body: the floor of the prefill.
  */
 import { openGraph, scanGraph, type ScanVariant, tensor } from "../lib/bench/micro.ts";

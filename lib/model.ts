@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { type Checkpoint, openCheckpoint } from "./checkpoint.ts";
 import { archOfConfig, type ModelConfig, type StateTensorSpec } from "./arch/registry.ts";
 import { KitError } from "./errors.ts";
-import { type GraphOptions, PARALLEL_SCAN_MAX, type WeightSource } from "./mamba_onnx.ts";
+import { type GraphOptions, PARALLEL_SCAN_MAX, type WeightSource } from "./arch/mamba/graph.ts";
 import { makeState, type ModelState, zeroState } from "./state.ts";
 import { writeModelFolder } from "./onnx/save.ts";
 import { createModelSessions, type Ep, parseEp, type Session, Tensor } from "./runtime.ts";

@@ -9,7 +9,7 @@ import { archOfConfig, type ModelConfig } from "./arch/registry.ts";
 import type { Checkpoint } from "./checkpoint.ts";
 import { graphCacheDir } from "./cache.ts";
 import { exists } from "./fsutil.ts";
-import type { GraphOptions, WeightSource } from "./mamba_onnx.ts";
+import type { GraphOptions, WeightSource } from "./arch/mamba/graph.ts";
 import { hadamardOnnx } from "./onnx/hadamard_op.ts";
 import { writeModelFolder } from "./onnx/save.ts";
 import { createSession, type Ep, type Session, Tensor } from "./runtime.ts";

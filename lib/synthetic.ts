@@ -5,8 +5,8 @@
  * activations stay finite.
  */
 import { archOfConfig, type ModelConfig } from "./arch/registry.ts";
-import { type MambaConfig, parseConfig } from "./config.ts";
-import type { WeightSource } from "./mamba_onnx.ts";
+import { type MambaConfig, parseConfig } from "./arch/mamba/config.ts";
+import type { WeightSource } from "./arch/mamba/graph.ts";
 
 /** Architectures of the Mamba-1 family (state-spaces/mamba-*-hf). */
 export const MAMBA_SHAPES: Record<string, { hidden_size: number; num_hidden_layers: number }> = {

@@ -44,7 +44,7 @@ import type { ModelConfig } from "../lib/arch/registry.ts";
 import { JAMBA_SHAPES, jambaShapeConfig } from "../lib/arch/jamba/shapes.ts";
 import { KitError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fsutil.ts";
-import type { WeightSource } from "../lib/mamba_onnx.ts";
+import type { WeightSource } from "../lib/arch/mamba/graph.ts";
 import { latencyPlot, scalingPlot } from "../lib/plots/latency.ts";
 import { tpotFloorPlot } from "../lib/plots/floor.ts";
 import { svgToPng } from "../lib/plots/png.ts";

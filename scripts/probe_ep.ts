@@ -14,7 +14,7 @@ import { OnnxModel } from "../lib/model.ts";
 import { openBenchModel } from "../lib/bench/open.ts";
 import { promptIds } from "../lib/bench/latency.ts";
 import { intOption, parseCli, runCli } from "../lib/cli.ts";
-import type { MambaConfig } from "../lib/config.ts";
+import type { MambaConfig } from "../lib/arch/mamba/config.ts";
 import { writeFileAtomic } from "../lib/fsutil.ts";
 import { createSession, type Ep, parseEp, type Tensor } from "../lib/runtime.ts";
 import { ortLibrary } from "../lib/ort/mod.ts";

@@ -12,7 +12,7 @@ import { methodSpec } from "../lib/quant/methods.ts";
 import { nbitsHooks } from "../lib/quant/nbits.ts";
 import { qdqHooks } from "../lib/quant/qdq.ts";
 import { transformWeights } from "../lib/quant/transform.ts";
-import { PARALLEL_SCAN_MAX } from "../lib/mamba_onnx.ts";
+import { PARALLEL_SCAN_MAX } from "../lib/arch/mamba/graph.ts";
 import { promptIds, summarizeLatency } from "../lib/bench/latency.ts";
 import {
   bytesReadPerRun,
@@ -28,7 +28,7 @@ import { H200_RESULTS } from "../lib/paths.ts";
 import { checkTargets } from "../lib/bench/targets.ts";
 import { openCheckpoint } from "../lib/checkpoint.ts";
 import { expectedTensors } from "../lib/checkpoint.ts";
-import { buildDecode, buildPrefill } from "../lib/mamba_onnx.ts";
+import { buildDecode, buildPrefill } from "../lib/arch/mamba/graph.ts";
 import { buildGraphs } from "../lib/model.ts";
 import { bytesOf, Graph } from "../lib/onnx/builder.ts";
 import { writeModelFolder } from "../lib/onnx/save.ts";

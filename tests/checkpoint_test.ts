@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openCheckpoint } from "../lib/checkpoint.ts";
-import { parseConfig } from "../lib/config.ts";
+import { parseConfig } from "../lib/arch/mamba/config.ts";
 import { KitError } from "../lib/errors.ts";
 import { bytesOf } from "../lib/onnx/builder.ts";
 import { readHeader, SafetensorsStore, writeSafetensors } from "../lib/safetensors.ts";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openCheckpoint } from "../lib/checkpoint.ts";
-import { asMambaConfig } from "../lib/config.ts";
+import { asMambaConfig } from "../lib/arch/mamba/config.ts";
 import {
   argmax,
   buildGraphs,
@@ -16,7 +16,7 @@ import {
   OnnxModel,
 } from "../lib/model.ts";
 import { EMBEDDED_MODEL } from "../lib/paths.ts";
-import { ReferenceMamba } from "../lib/reference.ts";
+import { ReferenceMamba } from "../lib/arch/mamba/reference.ts";
 import { SafetensorsStore } from "../lib/safetensors.ts";
 import { loadTokenizer } from "../lib/tokenizer.ts";
 import { assertClose } from "./helpers/assert.ts";

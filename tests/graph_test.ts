@@ -1,11 +1,11 @@
 /**
- * The ONNX graphs against the plain TypeScript reference (lib/reference.ts) on small random
+ * The ONNX graphs against the plain TypeScript reference (lib/arch/mamba/reference.ts) on small random
  * checkpoints that exercise every config field that changes the math.
  */
 import assert from "node:assert/strict";
 import { openCheckpoint } from "../lib/checkpoint.ts";
 import { argmax, type MambaState, modelFromCheckpoint } from "../lib/model.ts";
-import { ReferenceMamba } from "../lib/reference.ts";
+import { ReferenceMamba } from "../lib/arch/mamba/reference.ts";
 import { assertClose } from "./helpers/assert.ts";
 import { TEST_EP } from "./helpers/ep.ts";
 import { rng, tinyCheckpoint } from "./helpers/tiny.ts";

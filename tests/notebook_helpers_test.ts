@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { latencyTable, measureLatency } from "../lib/latency_demo.ts";
-import { runMethodGrid } from "../lib/method_grid.ts";
+import { latencyTable, measureLatency } from "../lib/notebook/latency_demo.ts";
+import { runMethodGrid } from "../lib/notebook/method_grid.ts";
 import { loadModel } from "../lib/model.ts";
 import { EMBEDDED_MODEL } from "../lib/paths.ts";
 import { methodsAccuracyPlot, methodsLatencyPlot } from "../lib/plots/methods.ts";

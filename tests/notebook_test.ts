@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tableFromArrays } from "apache-arrow";
-import { display, type MimeBundle, showSvg, showTable } from "../lib/notebook.ts";
+import { display, type MimeBundle, showSvg, showTable } from "../lib/notebook/mod.ts";
 
 const bundle = (d: unknown): MimeBundle =>
   (d as Record<symbol, () => MimeBundle>)[Symbol.for("Jupyter.display")]();

@@ -14,7 +14,7 @@ import {
   quantizationError,
   recipeRows,
   rotatedQuantization,
-} from "../lib/recipe_demo.ts";
+} from "../lib/notebook/recipe_demo.ts";
 
 /** Seeded values with a few large outliers (a heavy tail, like activations). */
 function sample(n: number, seed = 1): Float32Array {

@@ -4,10 +4,10 @@
  * quantized folders, statistics, evaluation and the runtime go through it and never ask which
  * architecture they carry.
  */
-import type { MambaConfig } from "../config.ts";
+import type { MambaConfig } from "./mamba/config.ts";
 import type { Graph } from "../onnx/builder.ts";
 import type { ActName, GraphHooks, GraphOptions, WeightSource } from "../onnx/hooks.ts";
-import type { MixerSpec } from "../mamba_onnx.ts";
+import type { MixerSpec } from "./mamba/graph.ts";
 import type { TensorInfo } from "../safetensors.ts";
 import type { JambaConfig } from "./jamba/config.ts";
 

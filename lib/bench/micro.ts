@@ -76,7 +76,7 @@ export type ScanVariant = "step" | "step-shaped" | "precomputed" | "state-only";
 
 /**
  * One layer's selective scan, inputs dt, dtu [1, l, e], B, C [1, l, n], h [1, e, n]:
- * - `step`: lib/mamba_onnx.ts's Scan body (discretizes inside each step: 12 kernels a step);
+ * - `step`: lib/arch/mamba/graph.ts's Scan body (discretizes inside each step: 12 kernels a step);
  * - `step-shaped`: the same arithmetic, with dt, dtu, B and C reshaped before the Scan so that
  *   the body needs no Unsqueeze or Squeeze (7 kernels a step);
  * - `precomputed`: dA = exp(dt A) and dBu = (dt u) B for all steps by batched operators before

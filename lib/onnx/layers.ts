@@ -1,7 +1,7 @@
 /**
  * The layers every architecture's graphs share, over lib/onnx/builder.ts: weights read from a
  * checkpoint under their own names (cast to the compute type), linear layers, RMSNorm, the fused
- * residual add + RMSNorm, the embedding and the head. Architectures (lib/mamba_onnx.ts,
+ * residual add + RMSNorm, the embedding and the head. Architectures (lib/arch/mamba/graph.ts,
  * lib/arch/jamba/graph.ts) build their blocks on it.
  *
  * Dimensions: b batch, l sequence length, d hidden_size, v vocab_size.

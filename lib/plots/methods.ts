@@ -9,7 +9,7 @@ import { ACCURACY_COLUMNS } from "../reproduce/tables.ts";
 import { fmt } from "./data.ts";
 import { type Block, COLORS, figure, plotBlock, swatchBlock, textBlock } from "./svg.ts";
 
-/** What the accuracy figure reads of a grid cell (lib/method_grid.ts, or reproduce's cells). */
+/** What the accuracy figure reads of a grid cell (lib/notebook/method_grid.ts, or reproduce's cells). */
 export interface MethodCell {
   cell: { method?: string; task?: string };
   result?: Pick<TaskResult, "metrics" | "nEffective">;

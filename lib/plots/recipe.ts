@@ -1,5 +1,5 @@
 /**
- * Figures of notebooks/02_recipe.ipynb, from values held in memory (lib/recipe_demo.ts): the
+ * Figures of notebooks/02_recipe.ipynb, from values held in memory (lib/notebook/recipe_demo.ts): the
  * distribution of |x| with its clipping bounds, the quantization error per magnitude, per-channel
  * absmax, and a sweep of clipping percentiles.
  */
@@ -16,7 +16,7 @@ import {
   quantizationError,
   rotatedQuantization,
   type SweepRow,
-} from "../recipe_demo.ts";
+} from "../notebook/recipe_demo.ts";
 import { fmt, logTicks, logY, pow10Label } from "./data.ts";
 import { COLORS, figure, plotBlock, swatchBlock } from "./svg.ts";
 

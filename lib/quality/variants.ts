@@ -8,8 +8,8 @@
 import { join } from "node:path";
 import type { Checkpoint } from "../checkpoint.ts";
 import { archOfConfig } from "../arch/registry.ts";
-import type { GraphHooks } from "../mamba_onnx.ts";
-import type { ActName } from "../mamba_onnx.ts";
+import type { GraphHooks } from "../arch/mamba/graph.ts";
+import type { ActName } from "../arch/mamba/graph.ts";
 import { type Model, OnnxModel } from "../model.ts";
 import { writeModelFolder } from "../onnx/save.ts";
 import type { Ep } from "../runtime.ts";

@@ -9,9 +9,9 @@
  * - embedding (a tied table shares the same codes): `Gather(W, ids)` becomes
  *   `(Cast(Gather(codes, ids)) - 128) · Gather(scales, ids)`, reshaped to [.., d].
  */
-import type { MambaConfig } from "../config.ts";
+import type { MambaConfig } from "../arch/mamba/config.ts";
 import { bytesOf, type Graph, type NodeProto } from "../onnx/builder.ts";
-import type { WeightSource } from "../mamba_onnx.ts";
+import type { WeightSource } from "../arch/mamba/graph.ts";
 import { roundHalfEven } from "./int8.ts";
 
 /** Columns per quantization block. */
@@ -55,7 +55,7 @@ function spliceNodes(g: Graph, at: number, build: () => void): void {
 }
 
 /**
- * Rewrites `g` (a prefill or decode graph built by lib/mamba_onnx.ts, float32 compute) in place.
+ * Rewrites `g` (a prefill or decode graph built by lib/arch/mamba/graph.ts, float32 compute) in place.
  * `accuracyLevel` is MatMulNBits' attribute: 1 computes in float32 (default), 4 quantizes the
  * activations to int8 per block.
  *

@@ -7,7 +7,7 @@
  * ones, so the benchmark reports it as its own method. Weight bytes are a quarter of float32.
  */
 import { archOfConfig, type ModelConfig } from "../arch/registry.ts";
-import type { GraphHooks, WeightSource } from "../mamba_onnx.ts";
+import type { GraphHooks, WeightSource } from "../arch/mamba/graph.ts";
 import { bytesOf, type Graph } from "../onnx/builder.ts";
 import { HEAD_BLOCK, quantizeBlocks } from "./head8.ts";
 import { projectionInput } from "./points.ts";

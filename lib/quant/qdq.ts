@@ -11,7 +11,7 @@ import type { ModelConfig } from "../arch/registry.ts";
 import type { Graph } from "../onnx/builder.ts";
 import { bytesOf } from "../onnx/builder.ts";
 import { hadamardOnnx } from "../onnx/hadamard_op.ts";
-import type { ActName, GraphHooks, WeightSource } from "../mamba_onnx.ts";
+import type { ActName, GraphHooks, WeightSource } from "../arch/mamba/graph.ts";
 import { absmax, quantizeWith, scaleOf } from "./int8.ts";
 import type { ActPoint, QuantPlan } from "./plan.ts";
 import {

@@ -1,13 +1,13 @@
 /**
  * A plain TypeScript fake-quantization reference of a method, on the architecture's float64
- * reference (lib/reference.ts, lib/arch/jamba/reference.ts): the same transforms, the same int8
+ * reference (lib/arch/mamba/reference.ts, lib/arch/jamba/reference.ts): the same transforms, the same int8
  * rounding (lib/quant/int8.ts) at the same activations and weights as the QDQ graphs, one token
  * at a time. Tests compare the graphs' logits with it.
  */
 import { archOfConfig, type ModelConfig, type ReferenceModel } from "../arch/registry.ts";
 import type { ReferenceHooks } from "../arch/types.ts";
 import { hadamardRows } from "../hadamard.ts";
-import type { ActName, WeightSource } from "../mamba_onnx.ts";
+import type { ActName, WeightSource } from "../arch/mamba/graph.ts";
 import { dequantize, fakeQuant, quantizeTensor } from "./int8.ts";
 import type { QuantPlan } from "./plan.ts";
 import { isQuantizedWeight, POINT, pointOf } from "./qdq.ts";

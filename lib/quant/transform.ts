@@ -11,9 +11,9 @@
  *   W' = W diag(g) H_dᵀ, out_proj W' = H_d W, lm_head W' = W diag(g_f) H_dᵀ (untied from E).
  */
 import { archOfConfig, type ModelConfig } from "../arch/registry.ts";
-import { asMambaConfig } from "../config.ts";
+import { asMambaConfig } from "../arch/mamba/config.ts";
 import { hadamardRows } from "../hadamard.ts";
-import type { WeightSource } from "../mamba_onnx.ts";
+import type { WeightSource } from "../arch/mamba/graph.ts";
 import type { StatsView } from "../stats/view.ts";
 import type { MethodSpec } from "./methods.ts";
 

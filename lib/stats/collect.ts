@@ -9,7 +9,7 @@ import { readStatsTables, type StatsTables, TABLE_COLUMNS } from "./io.ts";
 import type { CalibrationSet } from "../calibration.ts";
 import type { Checkpoint } from "../checkpoint.ts";
 import type { ModelConfig } from "../arch/registry.ts";
-import type { WeightSource } from "../mamba_onnx.ts";
+import type { WeightSource } from "../arch/mamba/graph.ts";
 import { KitError } from "../errors.ts";
 import { ActivationObserver } from "../observe.ts";
 import { Progress } from "../progress.ts";

@@ -6,7 +6,7 @@
  * @example
  * ```ts
  * import { scalarSummary } from "./lib/stats/summary.ts";
- * import { showTable } from "./lib/notebook.ts";
+ * import { showTable } from "./lib/notebook/mod.ts";
  * showTable(scalarSummary(stats.scalars)); // layer, tensor, absmax, p99.999, ema_p99.999, kurtosis
  * ```
  * @module

@@ -1,7 +1,7 @@
 /** Small random Mamba checkpoints written to temporary folders, for tests. */
 import { join } from "node:path";
 import { expectedTensors } from "../../lib/checkpoint.ts";
-import { type MambaConfig, parseConfig } from "../../lib/config.ts";
+import { type MambaConfig, parseConfig } from "../../lib/arch/mamba/config.ts";
 import { bytesOf } from "../../lib/onnx/builder.ts";
 import { writeSafetensors } from "../../lib/safetensors.ts";
 import { mulberry32 } from "../../lib/random.ts";

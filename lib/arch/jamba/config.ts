@@ -2,7 +2,7 @@
  * The fields of a Hugging Face Jamba `config.json` that change the math, validated and resolved
  * (names as in transformers' `JambaConfig`), and the layer plan they imply.
  *
- * Glossary of dimensions (as lib/config.ts's for Mamba, plus attention and the MLPs):
+ * Glossary of dimensions (as lib/arch/mamba/config.ts's for Mamba, plus attention and the MLPs):
  *   b  batch size                     l  tokens of this run       t  tokens seen before it
  *   d  hidden_size                    v  vocab_size
  *   e  mamba_expand * d (the mixers' d_inner)

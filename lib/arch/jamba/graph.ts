@@ -8,7 +8,7 @@
  *   decode:   input_ids [b] int64, the same past states -> logits [b, v], the present states
  *
  * Each layer: h += mixer(input_layernorm(h)); h += ffn(pre_ff_layernorm(h)), with mixer a
- * Mamba-1 mixer (lib/mamba_onnx.ts, with RMSNorms on dt, B and C) or grouped-query causal
+ * Mamba-1 mixer (lib/arch/mamba/graph.ts, with RMSNorms on dt, B and C) or grouped-query causal
  * attention without positional encoding, and ffn a SwiGLU MLP or a mixture of SwiGLU experts
  * (router softmax, top-K, weights not renormalised). The experts run densely: every expert on
  * every token, each output weighted by its routing weight, zero for experts outside the top K
@@ -18,7 +18,7 @@
 import type { Graph } from "../../onnx/builder.ts";
 import type { GraphHooks, GraphOptions, WeightSource } from "../../onnx/hooks.ts";
 import { GraphBuilder, type ModelSpec } from "../../onnx/layers.ts";
-import { mixerDecode, mixerPrefill, type MixerSpec } from "../../mamba_onnx.ts";
+import { mixerDecode, mixerPrefill, type MixerSpec } from "../mamba/graph.ts";
 import { type JambaConfig, jambaDims, type JambaLayer, jambaLayers } from "./config.ts";
 
 /** The shared layers' view of a Jamba config (the residual stream always float32). */

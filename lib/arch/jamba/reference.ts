@@ -1,12 +1,12 @@
 /**
  * A plain TypeScript Jamba: one token at a time, float64, plain loops, the sequential form of
- * everything (the Mamba mixers through lib/reference.ts `mixerStep`, attention over a growing
+ * everything (the Mamba mixers through lib/arch/mamba/reference.ts `mixerStep`, attention over a growing
  * key/value cache, only the routed experts computed). Slow and simple on purpose: tests compare
  * the ONNX graphs (dense experts, batched attention, Scan) with it.
  * Dimensions: lib/arch/jamba/config.ts.
  */
 import type { ActName, WeightSource } from "../../onnx/hooks.ts";
-import { linear, mixerStep, rmsnorm, silu } from "../../reference.ts";
+import { linear, mixerStep, rmsnorm, silu } from "../mamba/reference.ts";
 import type { ReferenceModel } from "../types.ts";
 import { type JambaConfig, jambaDims, type JambaLayer, jambaLayers } from "./config.ts";
 import { jambaMixerSpec } from "./graph.ts";

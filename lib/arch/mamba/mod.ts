@@ -1,7 +1,7 @@
 /**
- * Mamba-1 (`model_type: "mamba"`, MambaForCausalLM) in the architecture registry. Its modules
- * are still where they were before the registry (lib/config.ts, lib/mamba_onnx.ts,
- * lib/reference.ts); this module only gathers them.
+ * Mamba-1 (`model_type: "mamba"`, MambaForCausalLM) in the architecture registry: its config
+ * (config.ts), expected tensors (tensors.ts), graph builder (graph.ts, whose mixer builder Jamba's
+ * mixers share) and float64 reference (reference.ts), gathered for the registry.
  *
  * @example
  * ```ts
@@ -10,16 +10,16 @@
  * ```
  * @module
  */
-import { type MambaConfig, parseConfig } from "../../config.ts";
-import { buildDecode, buildPrefill, mambaMixerSpec } from "../../mamba_onnx.ts";
-import { ReferenceMamba } from "../../reference.ts";
+import { type MambaConfig, parseConfig } from "./config.ts";
+import { buildDecode, buildPrefill, mambaMixerSpec } from "./graph.ts";
+import { ReferenceMamba } from "./reference.ts";
 import type { Architecture, StateTensorSpec } from "../types.ts";
 import { expectedTensors } from "./tensors.ts";
 
 export { expectedTensors } from "./tensors.ts";
-export type { MambaConfig } from "../../config.ts";
-export { buildDecode, buildPrefill } from "../../mamba_onnx.ts";
-export { ReferenceMamba } from "../../reference.ts";
+export type { MambaConfig } from "./config.ts";
+export { buildDecode, buildPrefill } from "./graph.ts";
+export { ReferenceMamba } from "./reference.ts";
 
 /** Per layer: conv window [b, e, k-1] and SSM state [b, e, n]. */
 function stateLayout(cfg: MambaConfig): StateTensorSpec[] {

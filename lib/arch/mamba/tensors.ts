@@ -1,9 +1,9 @@
 /**
  * Mamba-1's tensors: name and shape of every parameter a checkpoint must hold, in checkpoint
  * naming (re-exported by lib/checkpoint.ts, where it lived before the registry).
- * Dimensions: lib/config.ts.
+ * Dimensions: lib/arch/mamba/config.ts.
  */
-import type { MambaConfig } from "../../config.ts";
+import type { MambaConfig } from "./config.ts";
 
 /**
  * Name and shape of every parameter a Mamba-1 checkpoint must hold, in checkpoint naming.

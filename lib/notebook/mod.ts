@@ -5,14 +5,14 @@
  *
  * @example
  * ```ts
- * import { showSvg, showTable } from "../lib/notebook.ts";
+ * import { showSvg, showTable } from "./mod.ts";
  * showTable(stats.scalars, { maxRows: 10, caption: "scalar statistics" }); // an HTML table
  * showSvg(absmaxHeatmap(stats)); // the figure, inline
  * ```
  * @module
  */
 import type { Table } from "apache-arrow";
-import { esc } from "./plots/svg.ts";
+import { esc } from "../plots/svg.ts";
 
 /** A MIME bundle, as Jupyter displays it. */
 export type MimeBundle = Record<string, string>;

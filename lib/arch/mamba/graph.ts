@@ -10,13 +10,13 @@
  * The prefill starts from the given states (zeros for a fresh sequence), so a long text can be
  * fed in pieces. States are float32. The prefill runs conv1d as a grouped Conv and the selective
  * scan as an ONNX Scan over time; the decode step is the recurrence written out for one token.
- * Dimensions: see lib/config.ts.
+ * Dimensions: see lib/arch/mamba/config.ts.
  */
 import type { MambaConfig } from "./config.ts";
-import { Graph } from "./onnx/builder.ts";
-import type { GraphHooks, GraphOptions, WeightSource } from "./onnx/hooks.ts";
-import { GraphBuilder, type ModelSpec } from "./onnx/layers.ts";
-import { fusedConv, fusedScan } from "./onnx/fused_mixer.ts";
+import { Graph } from "../../onnx/builder.ts";
+import type { GraphHooks, GraphOptions, WeightSource } from "../../onnx/hooks.ts";
+import { GraphBuilder, type ModelSpec } from "../../onnx/layers.ts";
+import { fusedConv, fusedScan } from "../../onnx/fused_mixer.ts";
 
 export type {
   ActName,
@@ -25,7 +25,7 @@ export type {
   GraphOptions,
   MixerActName,
   WeightSource,
-} from "./onnx/hooks.ts";
+} from "../../onnx/hooks.ts";
 
 /**
  * Doubling steps of the parallel scan, and the longest prefill a run of it covers. 8 (256 tokens

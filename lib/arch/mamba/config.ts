@@ -7,7 +7,7 @@
  *   n  d_state = state_size             r  dt_rank = time_step_rank
  *   k  d_conv  = conv_kernel            v  vocab_size (embedding rows, padded)
  */
-import { KitError } from "./errors.ts";
+import { KitError } from "../../errors.ts";
 
 /** A resolved Mamba-1 configuration (names as in transformers' `MambaConfig`). */
 export interface MambaConfig {
@@ -143,22 +143,4 @@ export function asMambaConfig(config: { model_type: string }, what = "this"): Ma
     );
   }
   return config as MambaConfig;
-}
-
-/** Reads and validates `<dir>/config.json` (Mamba-1). */
-export async function readConfig(dir: string): Promise<MambaConfig> {
-  const file = `${dir}/config.json`;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch {
-    throw new KitError(`${file}: file not found (is '${dir}' a Hugging Face checkpoint folder?)`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new KitError(`${file}: not valid JSON: ${(e as Error).message}`);
-  }
-  return parseConfig(raw, file);
 }

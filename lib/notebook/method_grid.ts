@@ -12,21 +12,21 @@
  * ```
  * @module
  */
-import { loadCalibration } from "./calibration.ts";
-import { openCheckpoint } from "./checkpoint.ts";
-import type { TaskResult } from "./eval/runner.ts";
-import { evaluateTask } from "./eval/runner.ts";
-import { getTask } from "./eval/tasks/index.ts";
-import { KitError } from "./errors.ts";
-import { loadModel, type Model } from "./model.ts";
-import { DATA_DIR, DEFAULT_CALIBRATION, EMBEDDED_MODEL } from "./paths.ts";
-import { Progress } from "./progress.ts";
-import { METHOD_NAMES } from "./quant/methods.ts";
-import { quantize } from "./quant/quantize.ts";
-import type { Cell } from "./reproduce/grid.ts";
-import { collectStats } from "./stats/collect.ts";
-import type { StatsView } from "./stats/view.ts";
-import { loadTokenizer } from "./tokenizer.ts";
+import { loadCalibration } from "../calibration.ts";
+import { openCheckpoint } from "../checkpoint.ts";
+import type { TaskResult } from "../eval/runner.ts";
+import { evaluateTask } from "../eval/runner.ts";
+import { getTask } from "../eval/tasks/index.ts";
+import { KitError } from "../errors.ts";
+import { loadModel, type Model } from "../model.ts";
+import { DATA_DIR, DEFAULT_CALIBRATION, EMBEDDED_MODEL } from "../paths.ts";
+import { Progress } from "../progress.ts";
+import { METHOD_NAMES } from "../quant/methods.ts";
+import { quantize } from "../quant/quantize.ts";
+import type { Cell } from "../reproduce/grid.ts";
+import { collectStats } from "../stats/collect.ts";
+import type { StatsView } from "../stats/view.ts";
+import { loadTokenizer } from "../tokenizer.ts";
 import { join } from "node:path";
 
 export interface MethodGridOptions {

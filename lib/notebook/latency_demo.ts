@@ -11,15 +11,15 @@
  * ```
  * @module
  */
-import { benchCacheDir, ensureBenchGraphs } from "./bench/graphs.ts";
+import { benchCacheDir, ensureBenchGraphs } from "../bench/graphs.ts";
 import { basename } from "node:path";
-import { cacheRoot } from "./cache.ts";
-import { loadModel, type Model, OnnxModel } from "./model.ts";
-import { Progress } from "./progress.ts";
-import { quantize } from "./quant/quantize.ts";
-import { summarize, timeit } from "./stats_time.ts";
-import { MAMBA_SHAPES, shapeConfig, syntheticWeights } from "./synthetic.ts";
-import { missingTokenizer } from "./tokenizer.ts";
+import { cacheRoot } from "../cache.ts";
+import { loadModel, type Model, OnnxModel } from "../model.ts";
+import { Progress } from "../progress.ts";
+import { quantize } from "../quant/quantize.ts";
+import { summarize, timeit } from "../stats_time.ts";
+import { MAMBA_SHAPES, shapeConfig, syntheticWeights } from "../synthetic.ts";
+import { missingTokenizer } from "../tokenizer.ts";
 
 /** How long to measure. */
 export interface LatencyOptions {

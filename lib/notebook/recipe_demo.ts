@@ -12,14 +12,14 @@
  * ```
  * @module
  */
-import { openCheckpoint } from "./checkpoint.ts";
-import { loadCalibration } from "./calibration.ts";
-import { hadamardRows } from "./hadamard.ts";
-import { KitError } from "./errors.ts";
-import { ActivationObserver } from "./observe.ts";
-import { DEFAULT_CALIBRATION } from "./paths.ts";
-import { absmax, fakeQuant, scaleOf } from "./quant/int8.ts";
-import { loadTokenizer } from "./tokenizer.ts";
+import { openCheckpoint } from "../checkpoint.ts";
+import { loadCalibration } from "../calibration.ts";
+import { hadamardRows } from "../hadamard.ts";
+import { KitError } from "../errors.ts";
+import { ActivationObserver } from "../observe.ts";
+import { DEFAULT_CALIBRATION } from "../paths.ts";
+import { absmax, fakeQuant, scaleOf } from "../quant/int8.ts";
+import { loadTokenizer } from "../tokenizer.ts";
 
 /** How far a fake-quantized tensor is from the original. */
 export interface QuantError {

@@ -3,12 +3,12 @@
  * accumulating in float64. Slow and simple on purpose: tests use it as an independent check of
  * the ONNX graphs, which use a Conv and a Scan instead.
  *
- * Dimensions (see lib/config.ts): d = hidden_size, e = intermediate_size, n = state_size,
+ * Dimensions (see lib/arch/mamba/config.ts): d = hidden_size, e = intermediate_size, n = state_size,
  * r = time_step_rank, k = conv_kernel, v = vocab_size.
  */
-import type { Checkpoint } from "./checkpoint.ts";
+import type { Checkpoint } from "../../checkpoint.ts";
 import { asMambaConfig, type MambaConfig } from "./config.ts";
-import { type ActName, mambaMixerSpec, type MixerSpec } from "./mamba_onnx.ts";
+import { type ActName, mambaMixerSpec, type MixerSpec } from "./graph.ts";
 
 /** Recurrent state of every layer. */
 export interface ReferenceState {
@@ -56,7 +56,7 @@ const softplus = (x: number) => (x > 20 ? x : Math.log1p(Math.exp(x)));
  */
 export class ReferenceMamba {
   /**
-   * `hooks.act` sees each activation a recipe touches (the names of lib/mamba_onnx.ts, with
+   * `hooks.act` sees each activation a recipe touches (the names of lib/arch/mamba/graph.ts, with
    * `x_proj.input` the raw SSM input on its way to x_proj) and returns the value to use.
    */
   constructor(
