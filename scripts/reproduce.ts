@@ -210,7 +210,7 @@ async function preflight(cfg: ReproduceConfig, force: boolean): Promise<void> {
   if (!(await exists(join(cfg.out, "environment.json")))) {
     await writeFileAtomic(
       join(cfg.out, "environment.json"),
-      JSON.stringify(await environment(cfg.ep), null, 1) + "\n",
+      JSON.stringify(environment(cfg.ep), null, 1) + "\n",
     );
   }
 }

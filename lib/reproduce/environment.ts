@@ -8,10 +8,10 @@ import { KIT_VERSION } from "../version.ts";
  *
  * @example
  * ```ts
- * console.log((await environment("cpu")).cpu_flags); // ["avx2", "avx512f", "avx512_vnni"]
+ * console.log(environment("cpu").cpu_flags); // ["avx2", "avx512f", "avx512_vnni"]
  * ```
  */
-export async function environment(ep: string): Promise<Record<string, unknown>> {
+export function environment(ep: string): Record<string, unknown> {
   let model = "unknown", flags: string[] = [];
   const info = readProcFile("/proc/cpuinfo"); // (Deno lets tasks read /proc only through FFI)
   if (info !== undefined) {
