@@ -118,8 +118,14 @@ function keyValueArrays(kv: Record<string, string>) {
   };
 }
 
-/** Appends the CUDA provider with `o` to `so` (an `OrtSessionOptions*`). */
-function appendCuda(so: Deno.PointerObject, o: CudaOptions | undefined): void {
+/**
+ * Runs `fn` on an `OrtCUDAProviderOptionsV2*` holding `o`, released afterwards (onnxruntime
+ * copies the options where it keeps them).
+ */
+function withCudaOptions<T>(
+  o: CudaOptions | undefined,
+  fn: (cuda: Deno.PointerObject) => T,
+): T {
   const api = ort();
   const out = new OutPointer();
   check(api.CreateCUDAProviderOptions(out.slot()), "CreateCUDAProviderOptions");
@@ -130,13 +136,19 @@ function appendCuda(so: Deno.PointerObject, o: CudaOptions | undefined): void {
       api.UpdateCUDAProviderOptions(cuda, kv.keys, kv.values, BigInt(kv.n)),
       "UpdateCUDAProviderOptions",
     );
-    check(
-      api.SessionOptionsAppendExecutionProvider_CUDA_V2(so, cuda),
-      "SessionOptionsAppendExecutionProvider_CUDA_V2",
-    );
+    return fn(cuda);
   } finally {
     api.ReleaseCUDAProviderOptions(cuda);
   }
+}
+
+/** Appends the CUDA provider with `o` to `so` (an `OrtSessionOptions*`). */
+function appendCuda(so: Deno.PointerObject, o: CudaOptions | undefined): void {
+  withCudaOptions(o, (cuda) =>
+    check(
+      ort().SessionOptionsAppendExecutionProvider_CUDA_V2(so, cuda),
+      "SessionOptionsAppendExecutionProvider_CUDA_V2",
+    ));
 }
 
 /**
@@ -148,25 +160,14 @@ function appendCuda(so: Deno.PointerObject, o: CudaOptions | undefined): void {
  * ```
  */
 export function cudaOptionsAsString(o: CudaOptions = {}): string {
-  const api = ort();
-  const out = new OutPointer();
-  check(api.CreateCUDAProviderOptions(out.slot()), "CreateCUDAProviderOptions");
-  const cuda = out.get()!;
-  try {
-    const kv = keyValueArrays(cudaProviderOptions(o));
-    check(
-      api.UpdateCUDAProviderOptions(cuda, kv.keys, kv.values, BigInt(kv.n)),
-      "UpdateCUDAProviderOptions",
-    );
+  return withCudaOptions(o, (cuda) => {
     const s = new OutPointer();
     check(
-      api.GetCUDAProviderOptionsAsString(cuda, hostAllocator(), s.slot()),
+      ort().GetCUDAProviderOptionsAsString(cuda, hostAllocator(), s.slot()),
       "GetCUDAProviderOptionsAsString",
     );
     return freeHostString(s.get());
-  } finally {
-    api.ReleaseCUDAProviderOptions(cuda);
-  }
+  });
 }
 
 /**
