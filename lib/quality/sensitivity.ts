@@ -11,10 +11,10 @@
  * x_proj's output), so quantizing B alone uses the shared scale, which is what B gets in the
  * method; `x_proj.output` quantizes all three at once.
  */
-import { loadModel, type Model } from "../model.ts";
+import { loadModel } from "../model.ts";
 import type { BootstrapOptions, Estimate } from "./bootstrap.ts";
-import { compareMethods } from "./compare.ts";
-import { openVariant, type VariantSource } from "./variants.ts";
+import { compareMethods, type MethodQuality } from "./compare.ts";
+import { openVariant, type PointFilter, type VariantSource } from "./variants.ts";
 
 /** A column of the sensitivity heat map: points of one layer, quantized with a method's scales. */
 export interface SensitivityGroup {
@@ -81,11 +81,33 @@ export interface VariantRunOptions {
   log?: (line: string) => void;
 }
 
-/** Opens the fp32 reference of a variant source once for a run. */
-async function withReference<T>(src: VariantSource, f: (ref: Model) => Promise<T>): Promise<T> {
+/**
+ * Compares each of `points` (one variant model each, opened by `variant`) with the fp32 model
+ * of `src`, opened once; the results in the order of `points`, each with its point.
+ */
+async function compareVariants<P>(
+  src: VariantSource,
+  points: P[],
+  options: VariantRunOptions & {
+    label: (p: P) => string;
+    variant: (p: P) => { method: string; only: PointFilter; percentile?: number };
+  },
+): Promise<{ point: P; quality: MethodQuality }[]> {
+  const byLabel = new Map(points.map((p) => [options.label(p), p]));
   const ref = await loadModel(src.ckpt.dir, { ep: src.ep, threads: src.threads });
   try {
-    return await f(ref);
+    const res = await compareMethods(ref, [...byLabel.keys()], {
+      ids: options.ids,
+      tokens: options.tokens ?? 4096,
+      window: options.window,
+      bootstrap: options.bootstrap,
+      log: options.log,
+      open: (name) => {
+        const { method, ...rest } = options.variant(byLabel.get(name)!);
+        return openVariant(src, method, { ...rest, name });
+      },
+    });
+    return res.methods.map((quality) => ({ point: byLabel.get(quality.method)!, quality }));
   } finally {
     await ref.close();
   }
@@ -108,36 +130,24 @@ export async function sensitivity(
   const layers = options.layers ??
     Array.from({ length: src.ckpt.config.num_hidden_layers }, (_, i) => i);
   const cells = layers.flatMap((layer) => groups.map((group) => ({ layer, group })));
-  const label = (c: { layer: number; group: SensitivityGroup }) => `L${c.layer} ${c.group.name}`;
-  const byLabel = new Map(cells.map((c) => [label(c), c]));
-  const res = await withReference(src, (ref) =>
-    compareMethods(ref, cells.map(label), {
-      ids: options.ids,
-      tokens: options.tokens ?? 4096,
-      window: options.window,
-      bootstrap: options.bootstrap,
-      log: options.log,
-      open: (name) => {
-        const { layer, group } = byLabel.get(name)!;
-        return openVariant(src, group.method, {
-          only: (l, p) => l === layer && group.points.includes(p),
-          percentile: options.percentile,
-          name,
-        });
-      },
-    }));
-  return res.methods.map((m) => {
-    const { layer, group } = byLabel.get(m.method)!;
-    return {
-      layer,
-      group: group.name,
+  const rows = await compareVariants(src, cells, {
+    ...options,
+    label: (c) => `L${c.layer} ${c.group.name}`,
+    variant: ({ layer, group }) => ({
       method: group.method,
-      kl: m.kl.mean,
-      klP99: m.kl.p99,
-      top1: m.top1,
-      nllDelta: m.nllDelta,
-    };
+      only: (l, p) => l === layer && group.points.includes(p),
+      percentile: options.percentile,
+    }),
   });
+  return rows.map(({ point: { layer, group }, quality: m }) => ({
+    layer,
+    group: group.name,
+    method: group.method,
+    kl: m.kl.mean,
+    klP99: m.kl.p99,
+    top1: m.top1,
+    nllDelta: m.nllDelta,
+  }));
 }
 
 /** Percentiles of |u| of the ablation (100: the EMA of each sample's max). */
@@ -176,27 +186,17 @@ export async function percentileAblation(
     }
     points.push({ percentile: "absmax", hadamard, method: hadamard ? "quamba-hadamard" : "w8a8" });
   }
-  const label = (p: typeof points[number]) =>
-    `${p.method} @ ${p.percentile === "absmax" ? "absmax" : `p${p.percentile}`}`;
-  const byLabel = new Map(points.map((p) => [label(p), p]));
-  const res = await withReference(src, (ref) =>
-    compareMethods(ref, points.map(label), {
-      ids: options.ids,
-      tokens: options.tokens ?? 4096,
-      window: options.window,
-      bootstrap: options.bootstrap,
-      log: options.log,
-      open: (name) => {
-        const p = byLabel.get(name)!;
-        return openVariant(src, p.method, {
-          only: () => true,
-          percentile: p.percentile === "absmax" ? options.percentile : p.percentile,
-          name,
-        });
-      },
-    }));
-  return res.methods.map((m) => ({
-    ...byLabel.get(m.method)!,
+  const rows = await compareVariants(src, points, {
+    ...options,
+    label: (p) => `${p.method} @ ${p.percentile === "absmax" ? "absmax" : `p${p.percentile}`}`,
+    variant: (p) => ({
+      method: p.method,
+      only: () => true,
+      percentile: p.percentile === "absmax" ? options.percentile : p.percentile,
+    }),
+  });
+  return rows.map(({ point, quality: m }) => ({
+    ...point,
     kl: m.kl.mean,
     top1: m.top1,
     nllDelta: m.nllDelta,
