@@ -16,7 +16,8 @@ import type { MambaConfig } from "./config.ts";
 import { Graph } from "../../onnx/builder.ts";
 import type { GraphHooks, GraphOptions, WeightSource } from "../../onnx/hooks.ts";
 import { GraphBuilder, type ModelSpec } from "../../onnx/layers.ts";
-import { fusedConv, fusedScan } from "../../onnx/fused_mixer.ts";
+import { fusedScan } from "../../onnx/fused_mixer.ts";
+import { causalConv, causalConvStep, type ConvWeights } from "../../onnx/causal_conv.ts";
 
 export type {
   ActName,
@@ -84,6 +85,15 @@ export function mambaMixerSpec(cfg: MambaConfig, i: number): MixerSpec {
     k: cfg.conv_kernel,
     convBias: cfg.use_conv_bias,
     projBias: cfg.use_bias,
+  };
+}
+
+/** conv1d's weight [e, 1, k] and bias [e], float32. */
+function convWeights(B: GraphBuilder, m: MixerSpec): ConvWeights {
+  const w = B.weight(`${m.prefix}.conv1d.weight`, [m.e, 1, m.k], "float32");
+  return {
+    weight: w,
+    bias: m.convBias ? B.weight(`${m.prefix}.conv1d.bias`, [m.e], "float32") : undefined,
   };
 }
 
@@ -220,31 +230,7 @@ export function mixerPrefill(B: GraphBuilder, m: MixerSpec, xIn: string): string
   z = B.act(i, "z", z, e);
   const xt = g.op("Transpose", [xs], { perm: [0, 2, 1] }); // [b, e, l]
   const fused = B.opt.scan === "fused";
-  const convW = B.weight(`${p}.conv1d.weight`, [e, 1, k], "float32");
-  const convB = m.convBias ? B.weight(`${p}.conv1d.bias`, [e], "float32") : undefined;
-  let uT: string; // silu(conv) [b, e, l]
-  if (fused) {
-    uT = fusedConv(B, xt, pastConv, convW, convB, i);
-  } else {
-    const xpad = g.op("Concat", [pastConv, xt], { axis: 2 }); // [b, e, k-1+l]
-    g.op(
-      "Slice",
-      [
-        xpad,
-        g.const("int64", [-(k - 1)]),
-        g.const("int64", [INT64_MAX]),
-        g.const("int64", [2]),
-      ],
-      {},
-      { outputs: [`present_conv.${i}`] },
-    );
-    const conv = g.op("Conv", convB ? [xpad, convW, convB] : [xpad, convW], {
-      group: e,
-      kernel_shape: [k],
-    }); // [b, e, l]
-    uT = B.silu(conv);
-  }
-  g.output(`present_conv.${i}`, "float32", ["batch", e, k - 1]);
+  const uT = causalConv(B, xt, pastConv, convWeights(B, m), { ch: e, k, layer: i }); // [b, e, l]
   const uRaw = g.op("Transpose", [uT], { perm: [0, 2, 1] }); // [b, l, e]
   const u = B.act(i, "u", uRaw, e);
   const xpIn = B.toCt(B.act(i, "x_proj.input", uRaw, e, u));
@@ -286,33 +272,7 @@ export function mixerDecode(B: GraphBuilder, m: MixerSpec, xIn: string): string 
   xs = B.act(i, "x", xs, e);
   z = B.act(i, "z", z, e);
   const fused = B.opt.scan === "fused";
-  const convW = B.weight(`${p}.conv1d.weight`, [e, 1, k], "float32");
-  const convB = m.convBias ? B.weight(`${p}.conv1d.bias`, [e], "float32") : undefined;
-  let uRaw: string; // silu(conv) [b, e]
-  if (fused) {
-    const uT = fusedConv(B, B.unsqueeze(xs, 2), pastConv, convW, convB, i); // [b, e, 1]
-    uRaw = g.op("Squeeze", [uT, g.const("int64", [2])]);
-  } else {
-    const window = g.op("Concat", [pastConv, B.unsqueeze(xs, 2)], { axis: 2 }); // [b, e, k]
-    g.op(
-      "Slice",
-      [
-        window,
-        g.const("int64", [1]),
-        g.const("int64", [INT64_MAX]),
-        g.const("int64", [2]),
-      ],
-      {},
-      { outputs: [`present_conv.${i}`] },
-    );
-    const w2 = g.op("Reshape", [convW, g.const("int64", [e, k])]);
-    let conv = g.op("ReduceSum", [g.op("Mul", [window, w2]), g.const("int64", [2])], {
-      keepdims: 0,
-    }); // [b, e]
-    if (convB) conv = g.op("Add", [conv, convB]);
-    uRaw = B.silu(conv);
-  }
-  g.output(`present_conv.${i}`, "float32", ["batch", e, k - 1]);
+  const uRaw = causalConvStep(B, xs, pastConv, convWeights(B, m), { ch: e, k, layer: i }); // [b, e]
   const u = B.act(i, "u", uRaw, e);
   const xpIn = B.toCt(B.act(i, "x_proj.input", uRaw, e, u));
   const xdbl = B.toF32(B.linear(xpIn, `${p}.x_proj`, r + 2 * n, e, false)); // [b, r+2n]
