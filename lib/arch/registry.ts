@@ -7,6 +7,7 @@
 import { KitError } from "../errors.ts";
 import { JAMBA } from "./jamba/mod.ts";
 import { MAMBA } from "./mamba/mod.ts";
+import { MAMBA2 } from "./mamba2/mod.ts";
 import type { Architecture, ModelConfig } from "./types.ts";
 
 export type {
@@ -21,10 +22,11 @@ export type {
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   mamba: MAMBA as unknown as Architecture,
   jamba: JAMBA as unknown as Architecture,
+  mamba2: MAMBA2 as unknown as Architecture,
 };
 
 /** Model types the kit knows of but does not build yet. */
-const PLANNED = new Set(["mamba2", "falcon_mamba", "zamba", "zamba2", "bamba"]);
+const PLANNED = new Set(["falcon_mamba", "zamba", "zamba2", "bamba"]);
 
 /**
  * The architecture of a `model_type`, or an error naming `file` (the config it came from).
@@ -78,9 +80,32 @@ export async function readModelConfig(dir: string): Promise<ModelConfig> {
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = parsePythonJson(text);
   } catch (e) {
     throw new KitError(`${file}: not valid JSON: ${(e as Error).message}`);
   }
   return parseModelConfig(raw, file);
+}
+
+/**
+ * JSON as Python's `json` writes it: bare `Infinity`, `-Infinity` and `NaN` (transformers saves
+ * Mamba-2's default `time_step_limit` as `[0.0, Infinity]`) become the strings "Infinity",
+ * "-Infinity", "NaN" (outside strings only); anything else invalid stays an error.
+ *
+ * @example
+ * ```ts
+ * parsePythonJson('{"time_step_limit": [0.0, Infinity]}'); // { time_step_limit: [0, "Infinity"] }
+ * ```
+ */
+export function parsePythonJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const quoted = text.replace(
+      /("(?:[^"\\]|\\.)*")|(-?Infinity|NaN)\b/g,
+      (m, str: string | undefined) => (str !== undefined ? m : `"${m}"`),
+    );
+    if (quoted === text) throw e;
+    return JSON.parse(quoted);
+  }
 }

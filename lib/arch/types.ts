@@ -10,9 +10,10 @@ import type { ActName, GraphHooks, GraphOptions, WeightSource } from "../onnx/ho
 import type { MixerSpec } from "./mamba/graph.ts";
 import type { TensorInfo } from "../safetensors.ts";
 import type { JambaConfig } from "./jamba/config.ts";
+import type { Mamba2Config } from "./mamba2/config.ts";
 
 /** A resolved config of any architecture the kit builds (`model_type` tells which). */
-export type ModelConfig = MambaConfig | JambaConfig;
+export type ModelConfig = MambaConfig | JambaConfig | Mamba2Config;
 
 /** Tensors by name: a checkpoint's files, or a view of them under other names. */
 export interface TensorView extends WeightSource {
