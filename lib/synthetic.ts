@@ -52,12 +52,13 @@ export function syntheticWeights(config: ModelConfig, seed = 0): WeightSource {
       const x = new Float32Array(n);
       const leaf = name.split(".").slice(-2).join(".");
       if (name.endsWith("A_log")) {
-        for (let i = 0; i < n; i++) x[i] = Math.log(1 + (i % shape[1])); // [e, d_state]
+        // Mamba-1 [e, d_state]: log(1..n) per channel; Mamba-2 [h]: log(1..h)
+        for (let i = 0; i < n; i++) x[i] = Math.log(1 + (shape.length > 1 ? i % shape[1] : i));
       } else if (
         name.endsWith(".D") || name.endsWith("norm.weight") || name.endsWith("norm_f.weight")
       ) {
         x.fill(1);
-      } else if (leaf === "dt_proj.bias") {
+      } else if (leaf === "dt_proj.bias" || leaf === "mixer.dt_bias") {
         x.fill(Math.log(Math.expm1(0.01)));
       } else {
         let s = (seed * 2654435761 + hash(name)) >>> 0;

@@ -42,6 +42,7 @@ import { openCheckpoint } from "../lib/checkpoint.ts";
 import { intOption, parseCli, runCli, threadsOption } from "../lib/cli.ts";
 import type { ModelConfig } from "../lib/arch/registry.ts";
 import { JAMBA_SHAPES, jambaShapeConfig } from "../lib/arch/jamba/shapes.ts";
+import { MAMBA2_SHAPES, mamba2ShapeConfig } from "../lib/arch/mamba2/shapes.ts";
 import { KitError } from "../lib/errors.ts";
 import { writeFileAtomic } from "../lib/fsutil.ts";
 import type { WeightSource } from "../lib/arch/mamba/graph.ts";
@@ -60,7 +61,8 @@ const USAGE = `Latency (TTFT, TPOT, TTLT) and memory of fp and int8 graphs.
 
 usage: deno task bench [options]
   --sizes LIST      family shapes with seeded random weights: 130m,370m,790m,1.4b,2.8b (Mamba)
-                    and jamba-300m,jamba-1b (default 130m; latency does not depend on the values)
+                    mamba2-130m,mamba2-370m,mamba2-780m,mamba2-1.3b,mamba2-2.7b (Mamba-2),
+                    jamba-300m,jamba-1b (default 130m; latency does not depend on the values)
   --model DIR       also a checkpoint folder (int8 methods use fixed activation scales: timing only)
   --methods LIST    ${Object.keys(BENCH_METHODS).join(",")} (default fp32,quamba)
   --ep NAME         cpu (default), webgpu, cuda
@@ -109,11 +111,20 @@ async function models(sizes: string[], dir?: string): Promise<ModelEntry[]> {
       const config = jambaShapeConfig(s);
       return { name: s, config, src: syntheticWeights(config), weights: "synthetic", key: s };
     }
+    if (MAMBA2_SHAPES[s]) {
+      const config = mamba2ShapeConfig(s);
+      return { name: s, config, src: syntheticWeights(config), weights: "synthetic", key: s };
+    }
     const name = s.startsWith("mamba-") ? s : `mamba-${s}`;
     if (!MAMBA_SHAPES[name]) {
       throw new KitError(
         `unknown size '${s}' (known: ${
-          [...Object.keys(MAMBA_SHAPES), ...Object.keys(JAMBA_SHAPES)].join(", ")
+          [
+            ...Object.keys(MAMBA_SHAPES),
+            ...Object.keys(MAMBA2_SHAPES),
+            ...Object.keys(JAMBA_SHAPES),
+          ]
+            .join(", ")
         })`,
       );
     }

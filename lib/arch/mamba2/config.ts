@@ -85,11 +85,17 @@ export function mamba2Dims(cfg: Mamba2Config): Mamba2Dims {
   };
 }
 
-/** A number of a config, where Python's json wrote `Infinity` (read back as a string). */
+/**
+ * A number of a config: transformers 5 writes infinities as `{"__float__": "Infinity"}`, older
+ * versions as Python's bare `Infinity` (read back as the string "Infinity": parsePythonJson).
+ */
 function num(v: unknown): number | undefined {
   if (typeof v === "number") return v;
-  if (v === "Infinity") return Infinity;
-  if (v === "-Infinity") return -Infinity;
+  const s = v && typeof v === "object" && !Array.isArray(v)
+    ? (v as Record<string, unknown>).__float__
+    : v;
+  if (s === "Infinity" || s === "inf") return Infinity;
+  if (s === "-Infinity" || s === "-inf") return -Infinity;
   return undefined;
 }
 
