@@ -7,6 +7,7 @@
 import { basename } from "node:path";
 import { sha256 } from "./cache.ts";
 import { KitError } from "./errors.ts";
+import { readMaybeGzipped } from "./fsutil.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
 /** Token sequences to calibrate on, and where they came from. */
@@ -108,7 +109,7 @@ function describe(v: unknown): string {
 async function readText(path: string): Promise<string> {
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = await readMaybeGzipped(path);
   } catch (e) {
     if (e instanceof Deno.errors.IsADirectory) {
       throw new KitError(`${path}: is a folder, not a calibration file`);

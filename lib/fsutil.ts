@@ -42,3 +42,28 @@ export function isWithin(a: string, b: string): boolean {
   const r = relative(resolve(b), resolve(a));
   return r === "" || (r !== ".." && !r.startsWith(`..${sep}`) && !isAbsolute(r));
 }
+
+/**
+ * `path`'s bytes, else those of `path.gz` decompressed (the kit ships some data gzipped); throws
+ * `path`'s error (NotFound, ...) when neither can be read.
+ *
+ * @example
+ * ```ts
+ * const text = new TextDecoder().decode(await readMaybeGzipped("data/tasks/piqa/valid.jsonl"));
+ * ```
+ */
+export async function readMaybeGzipped(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    let gz: Uint8Array<ArrayBuffer>;
+    try {
+      gz = await Deno.readFile(`${path}.gz`);
+    } catch {
+      throw e;
+    }
+    const stream = new Blob([gz]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  }
+}

@@ -1,5 +1,6 @@
 /** Reading task files: every error names the file and, where it applies, the line. */
 import { KitError } from "../errors.ts";
+import { readMaybeGzipped } from "../fsutil.ts";
 
 /** A parsed line of a JSONL file, with where it came from. */
 export interface JsonLine {
@@ -8,11 +9,14 @@ export interface JsonLine {
   value: Record<string, unknown>;
 }
 
-/** The text of `file`, or an error naming it (missing or empty). */
+/**
+ * The text of `file` (or, when it does not exist, of `file.gz` decompressed: the kit's own task
+ * samples are stored gzipped), or an error naming it (missing or empty).
+ */
 export async function readText(file: string): Promise<string> {
   let text: string;
   try {
-    text = await Deno.readTextFile(file);
+    text = new TextDecoder().decode(await readMaybeGzipped(file));
   } catch (e) {
     throw new KitError(
       e instanceof Deno.errors.NotFound ? `${file}: file not found` : `${file}: ${e}`,
