@@ -67,7 +67,11 @@ export class ActivationObserver {
       const opt: GraphOptions = { weights: "float32", compute: "float32" };
       const g = archOfConfig(config).buildPrefill(config, src, opt, {
         act(g, layer, name, value, channels) {
-          if (name === "x_proj.input") return value; // the same values as u
+          // x_proj.input: the same values as u; a Mamba-2 state and the lm_head input are not
+          // per-token activations of a block (lib/quant/quamba2 observes them itself)
+          if (name === "x_proj.input" || name === "ssm_state" || name === "lm_head.input") {
+            return value;
+          }
           g.output(value, "float32", ["batch", "seq", channels], `act.${layer}.${name}`);
           if (name === "y") {
             g.output(

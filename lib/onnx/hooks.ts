@@ -40,7 +40,13 @@ export type MixerActName =
   | "C"
   | "dt"
   | "y_ssm"
-  | "y";
+  | "y"
+  /** Mamba-2: in_proj's x ‖ B ‖ C before the conv [e + 2 g n]. */
+  | "xBC"
+  /** Mamba-2: the SSM state a graph returns, [b, h, p, n] (channels = n). */
+  | "ssm_state"
+  /** Mamba-2: the final norm's output, the lm_head input [d] (layer = num_hidden_layers). */
+  | "lm_head.input";
 
 /**
  * Activations of Jamba's other blocks: the attention input (q/k/v_proj's), the o_proj input,

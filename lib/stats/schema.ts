@@ -36,6 +36,8 @@ export const TENSORS = {
   y_ssm: "SSM output before the gate: scan output + D * u [e]",
   y: "SSM output after the gate y * SiLU(z): the out_proj input [e]",
   y_had: "the out_proj input after the orthonormal Hadamard rotation (what Quamba quantizes) [e]",
+  xBC: "Mamba-2: in_proj's x ‖ B ‖ C before the conv [e + 2 g n] (Mamba-2's u, B, C, dt are " +
+    "the conv output's x, B, C [e], [g n], [g n] and in_proj's dt part before dt_bias [h])",
 } as const;
 
 export type TensorName = keyof typeof TENSORS;

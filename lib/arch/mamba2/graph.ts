@@ -56,7 +56,7 @@ function inProj(m: MixerIo, xIn: string, axis: number): string[] {
   const [z, xBC, dt] = B.g.opN("Split", [zxbcdt, B.g.const("int64", [e, c, h])], { axis }, {
     outputs: 3,
   });
-  return [B.act(i, "z", z, e), xBC, B.act(i, "dt", dt, h)];
+  return [B.act(i, "z", z, e), B.act(i, "xBC", xBC, c), B.act(i, "dt", dt, h)];
 }
 
 /** conv1d's weight [c, 1, k] and bias [c], float32. */
@@ -201,7 +201,7 @@ export function mamba2MixerPrefill(
       scan_input_axes: [1, 1, 1, 1],
       scan_output_axes: [1],
     }, { outputs: [g.fresh("ssm"), g.fresh("ys")] }); // [b, h, p, n], [b, l, h, p]
-  g.output(last, "float32", ["batch", h, p, n], `present_ssm.${i}`);
+  g.output(B.act(i, "ssm_state", last, n), "float32", ["batch", h, p, n], `present_ssm.${i}`);
   const D = g.op("Unsqueeze", [B.weight(`${m.prefix}.D`, [h], "float32"), g.const("int64", [1])]); // [h, 1]
   const ySsm = g.op("Reshape", [
     g.op("Add", [ys, g.op("Mul", [xh, D])]),
@@ -232,7 +232,7 @@ export function mamba2MixerDecode(
     C: perHead(m, Cm, [0]),
     A: stateDecay(m),
   });
-  g.output(next, "float32", ["batch", h, p, n], `present_ssm.${i}`);
+  g.output(B.act(i, "ssm_state", next, n), "float32", ["batch", h, p, n], `present_ssm.${i}`);
   const D = g.op("Unsqueeze", [B.weight(`${m.prefix}.D`, [h], "float32"), g.const("int64", [1])]); // [h, 1]
   const ySsm = g.op("Reshape", [g.op("Add", [yC, g.op("Mul", [xh, D])]), g.const("int64", [0, e])]);
   return B.linear(gatedNorm(m, ySsm, z, 1), `${m.prefix}.out_proj`, d, e, cfg.use_bias);
@@ -253,8 +253,19 @@ export function buildMamba2Prefill(
     [x, hidden] = B.normAfter(hidden, out, `backbone.layers.${i}.norm.weight`); // [b, l, d]
     out = mamba2MixerPrefill(B, cfg, i, B.toCt(x));
   }
-  B.g.output(B.head(hidden, out), "float32", ["batch", "seq", cfg.vocab_size], "logits");
+  B.g.output(head(B, cfg, hidden, out), "float32", ["batch", "seq", cfg.vocab_size], "logits");
   return B.g;
+}
+
+/**
+ * The last residual add, the final norm and the lm_head (as GraphBuilder.head), with the hook
+ * `lm_head.input` (layer num_hidden_layers) on the lm_head's input; logits float32.
+ */
+function head(B: GraphBuilder, cfg: Mamba2Config, hidden: string, out: string | undefined) {
+  const { d, v } = mamba2Dims(cfg);
+  let [x] = B.normAfter(hidden, out, B.spec.finalNorm);
+  x = B.toCt(B.act(cfg.num_hidden_layers, "lm_head.input", x, d));
+  return B.toF32(B.linear(x, B.spec.lmHead, v, d, false));
 }
 
 /** Builds the decode graph (one token per sequence, states in and out). */
@@ -272,6 +283,6 @@ export function buildMamba2Decode(
     [x, hidden] = B.normAfter(hidden, out, `backbone.layers.${i}.norm.weight`); // [b, d]
     out = mamba2MixerDecode(B, cfg, i, B.toCt(x));
   }
-  B.g.output(B.head(hidden, out), "float32", ["batch", cfg.vocab_size], "logits");
+  B.g.output(head(B, cfg, hidden, out), "float32", ["batch", cfg.vocab_size], "logits");
   return B.g;
 }
