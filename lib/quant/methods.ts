@@ -2,6 +2,11 @@
  * The quantization methods the kit builds: Quamba, its ablations and baselines.
  */
 import { KitError } from "../errors.ts";
+import { MAMBA2_RECIPES } from "./quamba2/recipes.ts";
+
+const MAMBA2_DESCRIPTIONS = Object.fromEntries(
+  Object.entries(MAMBA2_RECIPES).filter(([n]) => n !== "w8a8").map(([n, r]) => [n, r.description]),
+);
 
 /** What a method does. */
 export interface MethodSpec {
@@ -40,7 +45,10 @@ const m = (spec: Partial<MethodSpec> & { description: string }): MethodSpec => (
 
 /** Every int8 method, by name. (fp32 and fp16 are precisions of `loadModel`.) */
 export const METHODS: Record<string, MethodSpec> = {
-  "w8a8": m({ description: "naive static W8A8: max-based per-tensor scales everywhere" }),
+  "w8a8": m({
+    archs: ["mamba", "jamba", "mamba2"],
+    description: "naive static W8A8: max-based per-tensor scales everywhere",
+  }),
   "quamba": m({
     clipU: true,
     hadamardY: true,
@@ -82,6 +90,11 @@ export const METHODS: Record<string, MethodSpec> = {
     description: "per-token dynamic activation scales (an upper reference), int8 weights",
   }),
 };
+
+// Mamba-2's recipes (lib/quant/quamba2/recipes.ts builds them; w8a8 above is its baseline too)
+for (const [name, description] of Object.entries(MAMBA2_DESCRIPTIONS)) {
+  METHODS[name] = m({ archs: ["mamba2"], description });
+}
 
 /** Names of the methods, floating point first. */
 export const METHOD_NAMES: string[] = ["fp32", "fp16", ...Object.keys(METHODS)];

@@ -32,6 +32,12 @@ import { methodSpec } from "./methods.ts";
 import { planScales, type QuantPlan } from "./plan.ts";
 import { qdqHooks, WeightScales } from "./qdq.ts";
 import { transformWeights } from "./transform.ts";
+import type { Graph } from "../onnx/builder.ts";
+import type { ModelConfig } from "../arch/registry.ts";
+import type { Mamba2Config } from "../arch/mamba2/config.ts";
+import { buildMamba2Method } from "./quamba2/build.ts";
+import { mamba2Recipe } from "./quamba2/recipes.ts";
+import type { LayerScales } from "./plan.ts";
 import { kitTempDir } from "../temp.ts";
 
 export interface QuantizeOptions {
@@ -224,6 +230,9 @@ async function buildQuantized(
   options: QuantizeOptions & { percentile: number },
 ): Promise<void> {
   const spec = methodSpec(options.method, ckpt.config.model_type);
+  if (ckpt.config.model_type === "mamba2") {
+    return await buildMamba2Folder(ckpt, calib, out, options);
+  }
   const collect = {
     ep: options.ep,
     threads: options.threads,
@@ -267,30 +276,130 @@ async function buildQuantized(
   );
   const weightScales: Record<string, number> = {};
   for (const n of weightNames) weightScales[n] = await scales.get(n);
-  const manifest = {
-    format: "quamba-kit quantized model",
-    kit_version: KIT_VERSION,
+  await writeQuantized(out, {
+    ckpt,
+    calib,
     method: options.method,
     description: spec.description,
     percentile: spec.clipU ? options.percentile : null,
-    calibration: {
-      source: calib.source,
-      samples: calib.samples.length,
-      max_len: Math.max(...calib.samples.map((s) => s.length)),
-      tokens: calib.samples.reduce((a, s) => a + s.length, 0),
+    config: t.config,
+    prefill,
+    decode,
+    plan,
+    weightScales,
+  });
+}
+
+/** A Mamba-2 recipe's folder (lib/quant/quamba2); GPTQ calibrates on 128 × 1024 tokens. */
+async function buildMamba2Folder(
+  ckpt: Checkpoint,
+  calib: CalibrationSet,
+  out: string,
+  options: QuantizeOptions & { percentile: number },
+): Promise<void> {
+  const recipe = mamba2Recipe(options.method);
+  const c = options.calibration;
+  const gptqCalib = recipe.gptq && (c === undefined || typeof c === "string")
+    ? await loadCalibration(c ?? DEFAULT_CALIBRATION, await loadTokenizer(ckpt.dir), {
+      samples: options.samples ?? 128,
+      maxLen: options.maxLen ?? 1024,
+    })
+    : calib;
+  const built = await buildMamba2Method(
+    ckpt.config as Mamba2Config,
+    ckpt.src,
+    options.method,
+    calib,
+    { gptqCalib, ep: options.ep, threads: options.threads, progress: options.progress },
+  );
+  const layers: LayerScales[] = (built.scales?.layers ?? []).map((l) => {
+    const scale: Record<string, number> = {
+      "in_proj.input": l.inProjInput,
+      z: l.z,
+      dt: l.dt,
+      y: l.y,
+    };
+    return { amax: Object.fromEntries(Object.entries(scale).map(([k, v]) => [k, v * 127])), scale };
+  });
+  await writeQuantized(out, {
+    ckpt,
+    calib,
+    method: options.method,
+    description: recipe.description,
+    percentile: null,
+    config: built.config,
+    prefill: built.prefill,
+    decode: built.decode,
+    plan: { method: options.method, percentile: 0, spec: methodSpec(options.method), layers },
+    weightScales: {},
+    extraScales: built.scales && {
+      lm_head_input: built.scales.lmHeadInput,
+      layers: built.scales.layers.map((l) => ({
+        xBC: Array.from(l.xBC),
+        u: Array.from(l.u),
+        B: Array.from(l.B),
+        C: Array.from(l.C),
+        state: l.state ? Array.from(l.state) : null,
+        x_group_of_channel: l.groupOf ? Array.from(l.groupOf) : null,
+      })),
     },
+    extraManifest: { recipe, gptq_calibration: recipe.gptq ? describeCalib(gptqCalib) : null },
+  });
+}
+
+function describeCalib(calib: CalibrationSet) {
+  return {
+    source: calib.source,
+    samples: calib.samples.length,
+    max_len: Math.max(...calib.samples.map((s) => s.length)),
+    tokens: calib.samples.reduce((a, s) => a + s.length, 0),
+  };
+}
+
+/** Writes a quantized folder: graphs, weights, manifest, scales, config and tokenizer. */
+async function writeQuantized(out: string, q: {
+  ckpt: Checkpoint;
+  calib: CalibrationSet;
+  method: string;
+  description: string;
+  percentile: number | null;
+  config: ModelConfig;
+  prefill: Graph;
+  decode: Graph;
+  plan: QuantPlan;
+  weightScales: Record<string, number>;
+  extraScales?: Record<string, unknown>;
+  extraManifest?: Record<string, unknown>;
+}): Promise<void> {
+  const { ckpt, calib, plan, weightScales, prefill, decode } = q;
+  const manifest = {
+    format: "quamba-kit quantized model",
+    kit_version: KIT_VERSION,
+    method: q.method,
+    description: q.description,
+    percentile: q.percentile,
+    calibration: describeCalib(calib),
+    ...q.extraManifest,
     source_model: resolve(ckpt.dir),
     source_weights: await weightsFingerprint(ckpt),
     created: new Date().toISOString(),
-    config: t.config,
+    config: q.config,
   };
   const scalesArrow = scalesTable(plan, weightScales);
-  scalesArrow.schema.metadata.set("method", options.method);
+  scalesArrow.schema.metadata.set("method", q.method);
   scalesArrow.schema.metadata.set("kit_version", KIT_VERSION);
   const files: Record<string, string | Uint8Array> = {
-    "scales.json": JSON.stringify({ activations: plan.layers, weights: weightScales }, null, 2),
+    "scales.json": JSON.stringify(
+      {
+        activations: plan.layers,
+        weights: weightScales,
+        ...(q.extraScales && { mamba2: q.extraScales }),
+      },
+      null,
+      2,
+    ),
     "scales.arrow": tableToIPC(scalesArrow, "file"),
-    "config.json": JSON.stringify({ ...t.config, quantization: options.method }, null, 2),
+    "config.json": JSON.stringify({ ...q.config, quantization: q.method }, null, 2),
   };
   for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
     if (await exists(join(ckpt.dir, f))) files[f] = await Deno.readTextFile(join(ckpt.dir, f));
@@ -304,7 +413,7 @@ async function buildQuantized(
   ];
   files["manifest.json"] = JSON.stringify({ ...manifest, files: names.sort() }, null, 2);
   await writeModelFolder(out, { "prefill.onnx": prefill, "decode.onnx": decode }, {
-    metadata: { method: options.method, kit_version: KIT_VERSION },
+    metadata: { method: q.method, kit_version: KIT_VERSION },
     files,
   });
 }

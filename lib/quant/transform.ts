@@ -146,24 +146,52 @@ export async function transformWeights<C extends ModelConfig>(
   }
 
   if (spec.rotateResidual) {
-    const ones = () => Promise.resolve(new Float32Array(d).fill(1));
-    const lmHead = config.tie_word_embeddings ? "backbone.embeddings.weight" : "lm_head.weight";
-    const gF = await base.read("backbone.norm_f.weight");
-    src.set(
-      "lm_head.weight",
-      async () => hadamardRows(scaleColumns(await base.read(lmHead), gF), d),
-    );
-    src.map("backbone.embeddings.weight", (E) => hadamardRows(E, d));
-    src.set("backbone.norm_f.weight", ones);
-    for (let i = 0; i < L; i++) {
-      const p = `${layer(i)}.mixer`;
-      const g = await base.read(`${layer(i)}.norm.weight`);
-      src.map(`${p}.in_proj.weight`, (W) => hadamardRows(scaleColumns(W, g), d));
-      src.set(`${layer(i)}.norm.weight`, ones);
-      src.map(`${p}.out_proj.weight`, (W) => hadamardColumns(W, d, e));
-      if (config.use_bias) src.map(`${p}.out_proj.bias`, (b) => hadamardRows(b, d));
-    }
+    await rotateResidual(src, base, config);
     cfg = { ...config, tie_word_embeddings: false } as C;
   }
   return { config: cfg, src, smoothing };
+}
+
+/** The config fields the residual rotation reads (Mamba-1's and Mamba-2's alike). */
+export interface ResidualShape {
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  tie_word_embeddings: boolean;
+  use_bias: boolean;
+}
+
+/**
+ * Rotates the residual stream of a Mamba-1 or Mamba-2 checkpoint by H_d (QuaRot; Quamba2's
+ * offline rotation): RMSNorm weights folded into in_proj and the lm_head and set to 1, then
+ * embedding E' = E H_dᵀ, in_proj W' = W diag(g) H_dᵀ, out_proj W' = H_d W, lm_head
+ * W' = W diag(g_f) H_dᵀ (written as `lm_head.weight`: the model is untied afterwards).
+ *
+ * @example
+ * ```ts
+ * const src = new OverriddenWeights(ckpt.src);
+ * await rotateResidual(src, ckpt.src, config); // then build with tie_word_embeddings: false
+ * ```
+ */
+export async function rotateResidual(
+  src: OverriddenWeights,
+  base: WeightSource,
+  config: ResidualShape,
+): Promise<void> {
+  const { hidden_size: d, intermediate_size: e } = config;
+  const layer = (i: number) => `backbone.layers.${i}`;
+  const ones = () => Promise.resolve(new Float32Array(d).fill(1));
+  const lmHead = config.tie_word_embeddings ? "backbone.embeddings.weight" : "lm_head.weight";
+  const gF = await base.read("backbone.norm_f.weight");
+  src.set("lm_head.weight", async () => hadamardRows(scaleColumns(await base.read(lmHead), gF), d));
+  src.map("backbone.embeddings.weight", (E) => hadamardRows(E, d));
+  src.set("backbone.norm_f.weight", ones);
+  for (let i = 0; i < config.num_hidden_layers; i++) {
+    const p = `${layer(i)}.mixer`;
+    const g = await base.read(`${layer(i)}.norm.weight`);
+    src.map(`${p}.in_proj.weight`, (W) => hadamardRows(scaleColumns(W, g), d));
+    src.set(`${layer(i)}.norm.weight`, ones);
+    src.map(`${p}.out_proj.weight`, (W) => hadamardColumns(W, d, e));
+    if (config.use_bias) src.map(`${p}.out_proj.bias`, (b) => hadamardRows(b, d));
+  }
 }

@@ -95,6 +95,7 @@ export class ReferenceMamba2 implements ReferenceModel<Mamba2ReferenceState> {
       for (let j = 0; j < d; j++) hidden[j] += out[j];
     }
     hidden = rmsnorm(hidden, this.w.get("backbone.norm_f.weight")!, c.layer_norm_epsilon);
+    hidden = this.hooks.act?.(c.num_hidden_layers, "lm_head.input", hidden) ?? hidden;
     return Float32Array.from(linear(this.w.get("lm_head.weight")!, hidden, c.vocab_size));
   }
 
@@ -113,7 +114,7 @@ export class ReferenceMamba2 implements ReferenceModel<Mamba2ReferenceState> {
     const bias = (s: string) => (cfg.use_bias ? W(s) : undefined);
     const zxbcdt = linear(W("in_proj.weight"), x, 2 * e + 2 * g * n + h, bias("in_proj.bias"));
     const z = hook("z", zxbcdt.slice(0, e));
-    const xBC = zxbcdt.slice(e, e + c); // [c] = x ‖ B ‖ C before the conv
+    const xBC = hook("xBC", zxbcdt.slice(e, e + c)); // [c] = x ‖ B ‖ C before the conv
     const dtRaw = hook("dt", zxbcdt.slice(e + c)); // [h], before dt_bias
     // causal depthwise conv over x ‖ B ‖ C with the last k-1 inputs, then SiLU
     const convW = W("conv1d.weight"), convB = cfg.use_conv_bias ? W("conv1d.bias") : undefined;
