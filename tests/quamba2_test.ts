@@ -17,7 +17,7 @@ import { dequantize, quantizeRtn } from "../lib/quant/gptq.ts";
 import { nbits4Hooks } from "../lib/quant/nbits4.ts";
 import { groupChannels } from "../lib/quant/quamba2/reorder.ts";
 import { rotatedMamba2 } from "../lib/quant/quamba2/build.ts";
-import { Graph } from "../lib/onnx/builder.ts";
+import type { Graph } from "../lib/onnx/builder.ts";
 import { GraphBuilder } from "../lib/onnx/layers.ts";
 import { createSession, Tensor } from "../lib/runtime.ts";
 import { writeModelFolder } from "../lib/onnx/save.ts";
@@ -134,7 +134,7 @@ async function emulation(dir: string, method: string, qdir: string) {
   };
   const weights = new Map<string, Float32Array>();
   const read = async (name: string) => Float32Array.from(await src.read(name));
-  const d = cfg.hidden_size, v = cfg.vocab_size, c = e + 2 * g * n;
+  const d = cfg.hidden_size, v = cfg.vocab_size;
   for (let i = 0; i < cfg.num_hidden_layers; i++) {
     const p = `backbone.layers.${i}.mixer`;
     const inW = await read(`${p}.in_proj.weight`);

@@ -70,7 +70,9 @@ export function nbits4Hooks(
       const q = weights.get(prefix);
       if (!q) return undefined;
       if (q.out !== out || q.inp !== inp) {
-        throw new KitError(`${prefix}: quantized [${q.out}, ${q.inp}], graph wants [${out}, ${inp}]`);
+        throw new KitError(
+          `${prefix}: quantized [${q.out}, ${q.inp}], graph wants [${out}, ${inp}]`,
+        );
       }
       const name = `${prefix}.weight`;
       const [c, s, z] = [`${name}.q4`, `${name}.q4_scales`, `${name}.q4_zeros`];

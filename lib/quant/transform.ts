@@ -113,7 +113,7 @@ export async function transformWeights<C extends ModelConfig>(
   if (!spec.smooth && !spec.rotateResidual) return { config: cfg, src };
 
   const config = asMambaConfig(modelConfig, spec.smooth ? "SmoothQuant-SSM" : "QuaRot");
-  const { hidden_size: d, intermediate_size: e, time_step_rank: r } = config;
+  const { intermediate_size: e, time_step_rank: r } = config;
   const L = config.num_hidden_layers;
   if (spec.smooth) {
     if (!stats) throw new Error("smoothquant needs activation statistics");

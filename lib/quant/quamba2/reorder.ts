@@ -60,7 +60,7 @@ export function groupChannels(
       const members = heads.map((_, k) => k).filter((k) => labels[k] === c);
       // each sorted position j is a point whose coordinates are the member heads' statistics
       const points = Array.from({ length: p }, (_, j) => members.map((k) => feats[k][j]));
-      const cg = kmeans(points, CG, Array.from({ length: CG }, (_, q) => Math.floor(q * p / CG)));
+      const cg = kmeans(points, Array.from({ length: CG }, (_, q) => Math.floor(q * p / CG)));
       for (const k of members) {
         order[k].forEach((j, rank) => {
           group[heads[k] * p + j] = (sg * HG + c) * CG + cg[rank];
@@ -103,8 +103,8 @@ export function ward(x: number[][], k: number): Int32Array {
   return labels;
 }
 
-/** Lloyd's k-means from the given initial points (indices into `x`); labels per point. */
-export function kmeans(x: number[][], k: number, init: number[]): Int32Array {
+/** Lloyd's k-means, k = init.length, from the given initial points (indices into `x`); labels per point. */
+export function kmeans(x: number[][], init: number[]): Int32Array {
   let centres = init.map((i) => x[i].slice());
   const labels = new Int32Array(x.length).fill(-1);
   for (let iter = 0; iter < 300; iter++) {
