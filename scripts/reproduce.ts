@@ -190,7 +190,9 @@ async function preflight(cfg: ReproduceConfig, force: boolean): Promise<void> {
       );
     }
   }
-  if (!(await exists(cfg.calib))) throw new KitError(`${cfg.calib}: calibration file not found`);
+  if (!(await exists(cfg.calib)) && !(await exists(`${cfg.calib}.gz`))) {
+    throw new KitError(`${cfg.calib}: calibration file not found`);
+  }
   if (cfg.quality && !(await exists(cfg.quality.text))) {
     throw new KitError(`--heldout ${cfg.quality.text}: held-out text not found`);
   }

@@ -6,6 +6,7 @@
  * the tables are made from.
  */
 import { join } from "node:path";
+import { readModelConfig } from "../arch/registry.ts";
 import { openCheckpoint } from "../checkpoint.ts";
 import { KitError } from "../errors.ts";
 import { loadTokenizer } from "../tokenizer.ts";
@@ -79,6 +80,14 @@ export async function sensitivityCell(
 ): Promise<Record<string, unknown>> {
   const q = cfg.quality ?? QUALITY_DEFAULTS;
   const name = modelName(model);
+  const { model_type } = await readModelConfig(model);
+  if (model_type === "mamba2") {
+    // the map perturbs Quamba's points one at a time (Mamba-1 mixers, Jamba's blocks)
+    return {
+      skipped: "the per-tensor sensitivity map covers Quamba's quantization points of Mamba-1 " +
+        "and Jamba; Mamba-2's recipes are compared in the KL table",
+    };
+  }
   const statsDir = join(cfg.out, "stats", name);
   let stats;
   try {
