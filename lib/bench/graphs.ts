@@ -25,6 +25,8 @@ import { transformWeights } from "../quant/transform.ts";
 import { Progress } from "../progress.ts";
 import { KitError } from "../errors.ts";
 import { asMambaConfig } from "../arch/mamba/config.ts";
+import { fourBitWeights } from "../quant/quamba2/gptq_pass.ts";
+import { nbits4Hooks } from "../quant/nbits4.ts";
 import { lastLogitsOnly } from "./last_logits.ts";
 import { addNextToken } from "../onnx/next_token.ts";
 import type { GraphOptions } from "../onnx/hooks.ts";
@@ -45,6 +47,8 @@ export const BENCH_METHODS: Record<string, string> = {
   "quamba-nbits": "Quamba's Hadamard-rotated out_proj; every projection and the lm_head as " +
     "MatMulNBits (8-bit weights per block of 32, activations quantized to int8 per block at run " +
     "time: DP4A on WebGPU): the GPU's int8 path, dynamic activation scales, not Quamba's recipe",
+  w4a16: "Mamba-2: in_proj, out_proj and the lm_head as 4-bit MatMulNBits (groups of 128), " +
+    "activations and the rest fp16 (fp32 on the CPU): the kernels of Quamba2's W4A16",
 };
 
 /** The fixed activation scale of every quantized point (latency does not depend on it). */
@@ -132,6 +136,24 @@ async function methodGraphs(
     return {
       prefill: arch.buildPrefill(config, src, opt),
       decode: arch.buildDecode(config, src, opt),
+    };
+  }
+  if (method === "w4a16") {
+    if (config.model_type !== "mamba2") {
+      throw new KitError(`bench method 'w4a16' is built for Mamba-2 only`);
+    }
+    // the projections as 4-bit MatMulNBits (round-to-nearest: latency does not depend on the
+    // values), the rest as fp16 on GPU EPs (fp32 on the CPU, as fp16 there)
+    const opt = graphOptions("fp16", ep, scan);
+    const w4 = await fourBitWeights(config, src, { source: "", samples: [] }, {
+      gptq: false,
+      rotateY: false,
+      progress: false,
+    });
+    const hooks = nbits4Hooks(w4, { float16: opt.compute === "float16" });
+    return {
+      prefill: arch.buildPrefill(config, src, opt, hooks),
+      decode: arch.buildDecode(config, src, opt, hooks),
     };
   }
   if (method === "quamba-head8" && config.model_type !== "mamba") {

@@ -53,11 +53,13 @@ const BITS: Record<string, string> = {
   "quamba-head8": "W8A8+h8",
   "quamba-nbits": "W8A8dyn",
   "quamba-mamba-only": "W8A8+fp",
+  w4a16: "W4A16",
 };
 
 /** Weight / activation bits of a method (fp16 computes in float16 on GPU EPs only). */
 export function bitsOf(method: string, ep = "cpu"): string {
   if (method === "fp16" && ep !== "cpu") return "W16A16";
+  if (method === "w4a16" && ep === "cpu") return "W4A32";
   return BITS[method] ?? "?";
 }
 

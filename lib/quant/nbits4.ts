@@ -9,6 +9,7 @@
 import { bytesOf, type Graph } from "../onnx/builder.ts";
 import type { GraphHooks } from "../onnx/hooks.ts";
 import { KitError } from "../errors.ts";
+import { f32ArrayToF16 } from "../dtypes.ts";
 import type { GroupQuantized } from "./gptq.ts";
 
 /** MatMulNBits' initializers for one 4-bit weight. */
@@ -52,8 +53,8 @@ export function pack4(q: GroupQuantized): Packed4 {
 
 /**
  * Hooks running the projections of `weights` (by prefix, e.g. `backbone.layers.0.mixer.in_proj`)
- * as 4-bit MatMulNBits with float activations (`accuracyLevel` 0: W4A16's arithmetic in float32);
- * other projections keep their MatMul.
+ * as 4-bit MatMulNBits with float activations (`accuracyLevel` 0: W4A16's arithmetic; `float16`
+ * for graphs that compute the projections in float16); other projections keep their MatMul.
  *
  * @example
  * ```ts
@@ -62,7 +63,7 @@ export function pack4(q: GroupQuantized): Packed4 {
  */
 export function nbits4Hooks(
   weights: Map<string, GroupQuantized>,
-  options: { accuracyLevel?: number } = {},
+  options: { accuracyLevel?: number; float16?: boolean } = {},
 ): GraphHooks {
   const packed = new Map<string, Packed4>();
   return {
@@ -84,7 +85,16 @@ export function nbits4Hooks(
         };
         const blocks = Math.ceil(inp / q.group);
         g.init(c, "uint8", [out, blocks, q.group / 2], () => Promise.resolve(p().codes));
-        g.init(s, "float32", [out, blocks], () => Promise.resolve(bytesOf(p().scales)));
+        // the scales' type is the activations' (float16 compute: float16 scales)
+        g.init(
+          s,
+          options.float16 ? "float16" : "float32",
+          [out, blocks],
+          () =>
+            Promise.resolve(
+              options.float16 ? bytesOf(f32ArrayToF16(p().scales)) : bytesOf(p().scales),
+            ),
+        );
         g.init(z, "uint8", [out * Math.ceil(blocks / 2)], () => Promise.resolve(p().zeros));
       }
       return g.op("MatMulNBits", [x, c, s, z], {
