@@ -301,10 +301,17 @@ export function argmax(a: Float32Array, offset: number, n: number): number {
 
 /**
  * Graph options for a precision on an EP: float16 compute needs a GPU EP; GPU EPs get the
- * parallel scan (a Scan pays a fixed cost per time step there), the CPU the sequential one.
+ * parallel scan (a Scan pays a fixed cost per time step there), the CPU the sequential one,
+ * unless the architecture of `config` says otherwise (Mamba-2: SSD's chunked form everywhere).
  */
-export function graphOptions(dtype: Dtype, ep: Ep, scan?: GraphOptions["scan"]): GraphOptions {
-  const s = scan ?? (ep === "cpu" ? "sequential" : "parallel");
+export function graphOptions(
+  dtype: Dtype,
+  ep: Ep,
+  scan?: GraphOptions["scan"],
+  config?: ModelConfig,
+): GraphOptions {
+  const s = scan ?? (config && archOfConfig(config).defaultScan?.(ep)) ??
+    (ep === "cpu" ? "sequential" : "parallel");
   if (dtype === "fp32") return { weights: "float32", compute: "float32", scan: s };
   return { weights: "float16", compute: ep === "cpu" ? "float32" : "float16", scan: s };
 }
@@ -315,8 +322,10 @@ export function graphVariant(opt: GraphOptions): string {
   return `${opt.weights}-${opt.compute}${scan}`;
 }
 
-/** The longest prefill one run of graphs built with `opt` takes. */
-export function maxPrefillOf(opt: GraphOptions): number {
+/** The longest prefill one run of graphs built with `opt` (for `config`'s architecture) takes. */
+export function maxPrefillOf(opt: GraphOptions, config?: ModelConfig): number {
+  const own = config && archOfConfig(config).maxPrefill?.(opt);
+  if (own !== undefined) return own;
   return opt.scan === "parallel" ? PARALLEL_SCAN_MAX : Infinity;
 }
 
@@ -357,7 +366,7 @@ export async function modelFromCheckpoint(
   const tokenizer = await isFile(join(ckpt.dir, "tokenizer.json"))
     ? checkVocab(await loadTokenizer(ckpt.dir), ckpt.config, ckpt.dir)
     : missingTokenizer(ckpt.dir);
-  const opt = graphOptions(dtype, ep, options.scan);
+  const opt = graphOptions(dtype, ep, options.scan, ckpt.config);
   const dir = await graphCacheDir(ckpt, graphVariant(opt), options.cacheDir);
   if (!(await isFile(join(dir, "decode.onnx")))) {
     await buildGraphs(dir, ckpt.config, ckpt.src, opt, { source: ckpt.dir, dtype });
@@ -369,7 +378,7 @@ export async function modelFromCheckpoint(
       tokenizer,
       source: ckpt.dir,
       method: dtype,
-      maxPrefill: maxPrefillOf(opt),
+      maxPrefill: maxPrefillOf(opt, ckpt.config),
     },
     ep,
     options.threads,

@@ -280,9 +280,10 @@ await runCli(async () => {
         loop: (o.loop === undefined ? ep !== "cpu" : o.loop === "on") &&
           !archOfConfig(m.config).stateLayout(m.config).some((t) => t.grows),
         // (JSON to the child: Infinity would arrive as null)
-        maxPrefill: Number.isFinite(maxPrefillOf(graphOptions("fp32", ep, scan)))
-          ? maxPrefillOf(graphOptions("fp32", ep, scan))
-          : undefined,
+        maxPrefill:
+          Number.isFinite(maxPrefillOf(graphOptions("fp32", ep, scan, m.config), m.config))
+            ? maxPrefillOf(graphOptions("fp32", ep, scan, m.config), m.config)
+            : undefined,
       };
       const res = inProcess ? await measureOne(spec) : await measureIsolated(spec);
       const { latency } = res;
@@ -327,7 +328,7 @@ await runCli(async () => {
         kernelsPerStep: res.kernels?.perStep,
         loop: res.loop,
         loopError: res.loopError,
-        scan: scan ?? graphOptions("fp32", ep).scan,
+        scan: scan ?? graphOptions("fp32", ep, undefined, m.config).scan,
         kernelsOffload: res.kernels?.offload,
       };
       rows.push(row);

@@ -87,6 +87,14 @@ export interface Architecture<C extends ModelConfig = ModelConfig> {
   buildPrefill(config: C, src: WeightSource, opt: GraphOptions, hooks?: GraphHooks): Graph;
   /** The decode graph: input_ids [b], past states -> logits [b, v], present states. */
   buildDecode(config: C, src: WeightSource, opt: GraphOptions, hooks?: GraphHooks): Graph;
+  /**
+   * The prefill's scan when none is asked for; default: sequential on the CPU EP (an ONNX Scan
+   * over time), parallel on GPU EPs.
+   */
+  defaultScan?(ep: string): "sequential" | "parallel";
+  /** The longest prefill one run of graphs built with `opt` takes; default: the parallel scan's
+   * PARALLEL_SCAN_MAX with `scan: "parallel"`, else unbounded. */
+  maxPrefill?(opt: GraphOptions): number;
   /** The float64 reference over weights read from `src`; `hooks` see (and may change) activations. */
   reference(config: C, src: WeightSource, hooks?: ReferenceHooks): Promise<ReferenceModel>;
 }

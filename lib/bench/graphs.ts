@@ -132,7 +132,7 @@ async function methodGraphs(
   checkMethod(method);
   const arch = archOfConfig(config);
   if (method === "fp32" || method === "fp16") {
-    const opt = graphOptions(method, ep, scan);
+    const opt = graphOptions(method, ep, scan, config);
     return {
       prefill: arch.buildPrefill(config, src, opt),
       decode: arch.buildDecode(config, src, opt),
@@ -144,7 +144,7 @@ async function methodGraphs(
     }
     // the projections as 4-bit MatMulNBits (round-to-nearest: latency does not depend on the
     // values), the rest as fp16 on GPU EPs (fp32 on the CPU, as fp16 there)
-    const opt = graphOptions("fp16", ep, scan);
+    const opt = graphOptions("fp16", ep, scan, config);
     const w4 = await fourBitWeights(config, src, { source: "", samples: [] }, {
       gptq: false,
       rotateY: false,
@@ -166,7 +166,7 @@ async function methodGraphs(
   const opt = {
     weights: "float32",
     compute: "float32",
-    scan: graphOptions("fp32", ep, scan).scan,
+    scan: graphOptions("fp32", ep, scan, config).scan,
   } as const;
   // quamba-nbits: the exact transforms only (the Hadamard of y), then MatMulNBits projections
   const hooks = method === "quamba-nbits"

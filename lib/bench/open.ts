@@ -20,7 +20,7 @@ export async function openBenchModel(
   const {
     graphs = {},
     deviceStates = ep === "webgpu",
-    maxPrefill = maxPrefillOf(graphOptions("fp32", ep)), // GPU EPs: parallel-scan graphs
+    maxPrefill = maxPrefillOf(graphOptions("fp32", ep, undefined, meta.config), meta.config),
     ...common
   } = options;
   if (deviceStates) common.outputLocation = OnnxModel.deviceStateLocations(meta.config);

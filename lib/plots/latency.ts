@@ -3,6 +3,8 @@ import * as Plot from "@observablehq/plot";
 import type { BenchRow } from "../bench/table.ts";
 import type { Summary } from "../bench/latency.ts";
 import { MAMBA_SHAPES } from "../synthetic.ts";
+import { MAMBA2_SHAPES } from "../arch/mamba2/shapes.ts";
+import { JAMBA_SHAPES } from "../arch/jamba/shapes.ts";
 import { COLORS, figure, plotBlock, swatchBlock } from "./svg.ts";
 
 const METHOD_COLORS: Record<string, string> = {
@@ -15,9 +17,13 @@ const METHOD_COLORS: Record<string, string> = {
 };
 /** The colour of a method in the latency figures. */
 export const colorOf = (m: string): string => METHOD_COLORS[m] ?? COLORS.gray;
-/** Model names in the order of the family's sizes (unknown names last). */
+/** Model names in the order of the families' sizes (unknown names last). */
 export const sizeOrder = (names: string[]): string[] => {
-  const known = Object.keys(MAMBA_SHAPES);
+  const known = [
+    ...Object.keys(MAMBA_SHAPES),
+    ...Object.keys(MAMBA2_SHAPES),
+    ...Object.keys(JAMBA_SHAPES),
+  ];
   const rank = (n: string) => known.includes(n) ? known.indexOf(n) : known.length;
   return [...new Set(names)].sort((a, b) => rank(a) - rank(b));
 };
@@ -115,7 +121,7 @@ export function latencyPlot(
   };
   const s = options.settings;
   return figure({
-    title: `Generation latency vs model size, float vs int8 (${
+    title: `Generation latency vs model size, float vs quantized (${
       { cpu: "CPU", webgpu: "WebGPU", cuda: "CUDA" }[ep] ?? ep
     })`,
     subtitle: (s

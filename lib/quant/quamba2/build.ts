@@ -76,7 +76,7 @@ export async function buildMamba2Method(
     })
     : undefined;
   const hooks = quamba2Hooks(config, src, recipe, scales ?? { layers: [], lmHeadInput: 1 }, w4);
-  const opt = { weights: "float32", compute: "float32" } as const;
+  const opt = { weights: "float32", compute: "float32", scan: "parallel" } as const;
   return {
     config,
     prefill: buildMamba2Prefill(config, src, opt, hooks),

@@ -89,7 +89,11 @@ export async function calibrateMamba2(
     state: new Float32Array(h * p * n),
   }));
   const wanted = new Set(["in_proj.input", "z", "dt", "xBC", "u", "B", "C", "y", "lm_head.input"]);
-  const graph = buildMamba2Prefill(config, src, { weights: "float32", compute: "float32" }, {
+  const graph = buildMamba2Prefill(config, src, {
+    weights: "float32",
+    compute: "float32",
+    scan: "parallel",
+  }, {
     act(gr, layer, name, value, channels) {
       if (!wanted.has(name)) return value;
       gr.output(value, "float32", ["batch", "seq", channels], `act.${layer}.${name}`);

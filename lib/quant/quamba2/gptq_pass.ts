@@ -107,7 +107,11 @@ async function hessians(
   options: FourBitOptions,
   bar?: Progress,
 ): Promise<Map<string, Float64Array>> {
-  const graph = buildMamba2Prefill(cfg, src, { weights: "float32", compute: "float32" }, {
+  const graph = buildMamba2Prefill(cfg, src, {
+    weights: "float32",
+    compute: "float32",
+    scan: "parallel",
+  }, {
     act(g, i, name, value, channels) {
       if (name === "y" && options.rotateY) value = hadamardOnnx(g, value, channels, 3);
       if (i === layer && points.includes(name)) {
