@@ -21,7 +21,8 @@ usage: deno task quantize [--model DIR] --method NAME --out DIR [options]
   Object.entries(METHODS).map(([k, v]) => `${k}: ${v.description}`).join("\n                     ")
 }
   --calib FILE       calibration text (.txt or {"text": ...} .jsonl); default: ${DEFAULT_CALIBRATION}
-  --samples N        calibration samples (default 512, as in the paper)
+  --samples N        calibration samples (default 512, as in the paper; Mamba-2's GPTQ methods
+                     also take 128 samples of 1024 tokens for the Hessians unless these are given)
   --max-len L        tokens per calibration sample (default 512)
   --percentile P     percentile of |u| for the SSM input's scale, in [90, 100] (default: Quamba's,
                      99.999 for Mamba, 99.9 for Jamba)
