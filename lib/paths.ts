@@ -35,6 +35,14 @@ export const JAMBA_TINY_MODEL: string = fileURLToPath(
   new URL("../tests/fixtures/jamba_tiny", import.meta.url),
 );
 
+/**
+ * The tiny trained Mamba-2 of the tests (78.5k parameters, n_groups 1, 8 heads of 12), with
+ * transformers' reference outputs beside it (made by scripts/make_mamba2_fixture.py).
+ */
+export const MAMBA2_TINY_MODEL: string = fileURLToPath(
+  new URL("../tests/fixtures/mamba2_tiny", import.meta.url),
+);
+
 /** The default calibration text: a WikiText-2 validation sample (see data/calibration/README.md). */
 export const DEFAULT_CALIBRATION: string = fileURLToPath(
   new URL("../data/calibration/wikitext2_valid_sample.txt", import.meta.url),

@@ -11,6 +11,7 @@ import { evaluateTask } from "../lib/eval/runner.ts";
 import { getTask } from "../lib/eval/tasks/index.ts";
 import { loadModel, type MambaState, type Model } from "../lib/model.ts";
 import { DATA_DIR, EMBEDDED_MODEL } from "../lib/paths.ts";
+import { readText } from "../lib/eval/data.ts";
 import { TEST_EP } from "./helpers/ep.ts";
 import { runTask } from "./helpers/cli.ts";
 
@@ -126,7 +127,8 @@ Deno.test("CLI: table, results.json in lm-eval's layout, Arrow rows, resume, err
     }
   }
   const dev = join(data, "winogrande", "dev.jsonl");
-  const lines = (await Deno.readTextFile(dev)).split("\n");
+  // (the shipped sample is dev.jsonl.gz; a plain dev.jsonl written beside it takes precedence)
+  const lines = (await readText(dev)).split("\n");
   lines[6] = "{not json";
   await Deno.writeTextFile(dev, lines.join("\n"));
   const late = await cli(

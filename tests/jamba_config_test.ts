@@ -57,7 +57,7 @@ Deno.test("jamba config: heads, periods, offsets and expert counts are checked, 
   );
   assert.throws(
     () => parseModelConfig({ model_type: "zamba2" }, "c.json"),
-    /'zamba2' is not supported yet \(supported: 'mamba', 'jamba'\)/,
+    /'zamba2' is not supported yet \(supported: 'mamba', 'jamba', 'mamba2'\)/,
   );
   assert.throws(() => parseModelConfig({ model_type: "llama" }, "c.json"), /'llama' is unknown/);
 });

@@ -304,3 +304,26 @@ function lse(r: Float32Array) {
   for (const x of r) z += Math.exp(x - m);
   return m + Math.log(z);
 }
+
+Deno.test("quamba2 folder: loads back with the same logits; time_step_limit keeps its Infinity", async () => {
+  const out = await Deno.makeTempDir({ prefix: "quamba-q2-folder-" });
+  const calib = { source: "random", samples: [randomIds(64, 300, 1), randomIds(64, 300, 2)] };
+  const q = await quantize(TINY, {
+    method: "quamba2-w8a8",
+    calibration: calib,
+    out,
+    force: true,
+    progress: false,
+    cacheDir,
+  });
+  const back = await loadModel(out, { cacheDir });
+  const cfg = back.config as Mamba2Config;
+  assert.deepEqual(cfg.time_step_limit, [0, Infinity]);
+  const manifest = JSON.parse(await Deno.readTextFile(join(out, "manifest.json")));
+  assert.equal(manifest.recipe.groups, true);
+  assert.deepEqual(manifest.config.time_step_limit[1], { __float__: "Infinity" });
+  const ids = randomIds(20, 300, 5);
+  assert.deepEqual(await back.logits(ids), await q.logits(ids));
+  await back.close();
+  await q.close();
+});

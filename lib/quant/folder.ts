@@ -51,7 +51,7 @@ export async function isQuantizedFolder(dir: string): Promise<boolean> {
 export async function readQuantizedFolder(dir: string): Promise<QuantizedFolder> {
   const read = async (name: string) => {
     try {
-      return JSON.parse(await Deno.readTextFile(join(dir, name)));
+      return JSON.parse(await Deno.readTextFile(join(dir, name)), floatReviver);
     } catch (e) {
       throw new KitError(
         `${join(dir, name)}: cannot read the quantized model's ${name}: ${(e as Error).message}`,
@@ -67,4 +67,30 @@ export async function readQuantizedFolder(dir: string): Promise<QuantizedFolder>
     sourceModel: manifest.source_model,
     layers: scales.activations,
   };
+}
+
+/**
+ * JSON of a quantized folder's files with non-finite numbers kept (a Mamba-2 config's
+ * `time_step_limit` is [0, Infinity]): written as transformers 5 writes them,
+ * `{"__float__": "Infinity"}`, and read back to numbers by readQuantizedFolder.
+ *
+ * @example
+ * ```ts
+ * folderJson({ time_step_limit: [0, Infinity] }); // '{\n  "time_step_limit": [\n    0,\n    {"__float__": ...
+ * ```
+ */
+export function folderJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? { __float__: String(v) } : v),
+    2,
+  );
+}
+
+function floatReviver(_k: string, v: unknown): unknown {
+  if (v && typeof v === "object" && !Array.isArray(v)) {
+    const f = (v as Record<string, unknown>).__float__;
+    if (typeof f === "string" && Object.keys(v).length === 1) return Number(f);
+  }
+  return v;
 }

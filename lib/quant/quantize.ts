@@ -20,7 +20,7 @@ import { KitError } from "../errors.ts";
 import { exists } from "../fsutil.ts";
 import { prepareOutputDir } from "../output.ts";
 import { checkVocab, loadQuantized, type Model, modelFromCheckpoint } from "../model.ts";
-import { isQuantizedFolder } from "./folder.ts";
+import { folderJson, isQuantizedFolder } from "./folder.ts";
 import { writeModelFolder } from "../onnx/save.ts";
 import { DEFAULT_CALIBRATION } from "../paths.ts";
 import type { Ep } from "../runtime.ts";
@@ -399,7 +399,7 @@ async function writeQuantized(out: string, q: {
       2,
     ),
     "scales.arrow": tableToIPC(scalesArrow, "file"),
-    "config.json": JSON.stringify({ ...q.config, quantization: q.method }, null, 2),
+    "config.json": folderJson({ ...q.config, quantization: q.method }),
   };
   for (const f of ["tokenizer.json", "tokenizer_config.json"]) {
     if (await exists(join(ckpt.dir, f))) files[f] = await Deno.readTextFile(join(ckpt.dir, f));
@@ -411,7 +411,7 @@ async function writeQuantized(out: string, q: {
     "manifest.json",
     ...Object.keys(files),
   ];
-  files["manifest.json"] = JSON.stringify({ ...manifest, files: names.sort() }, null, 2);
+  files["manifest.json"] = folderJson({ ...manifest, files: names.sort() });
   await writeModelFolder(out, { "prefill.onnx": prefill, "decode.onnx": decode }, {
     metadata: { method: q.method, kit_version: KIT_VERSION },
     files,

@@ -36,8 +36,6 @@ export const TENSORS = {
   y_ssm: "SSM output before the gate: scan output + D * u [e]",
   y: "SSM output after the gate y * SiLU(z): the out_proj input [e]",
   y_had: "the out_proj input after the orthonormal Hadamard rotation (what Quamba quantizes) [e]",
-  xBC: "Mamba-2: in_proj's x ‖ B ‖ C before the conv [e + 2 g n] (Mamba-2's u, B, C, dt are " +
-    "the conv output's x, B, C [e], [g n], [g n] and in_proj's dt part before dt_bias [h])",
 } as const;
 
 export type TensorName = keyof typeof TENSORS;
@@ -56,8 +54,17 @@ export const BLOCK_TENSORS = {
     "mixture-of-experts layers: expert j's silu(gate) · up, zero for tokens not routed to it [f]",
 } as const;
 
+/**
+ * Mamba-2's mixers have the Mamba tensors above except x, dt_low and y_had's meaning aside (u, B,
+ * C: the conv output's x [e], B and C [g n]; dt: in_proj's dt part before dt_bias [h]; y: the
+ * gated norm's output), plus:
+ */
+export const MAMBA2_TENSORS = {
+  xBC: "in_proj's x ‖ B ‖ C before the conv [e + 2 g n]",
+} as const;
+
 /** A tensor of the statistics tables: a Mamba mixer's or a hybrid block's. */
-export type StatTensor = TensorName | BlockActName;
+export type StatTensor = TensorName | BlockActName | keyof typeof MAMBA2_TENSORS;
 
 /**
  * Display order of every tensor name present in `names`: the Mamba tensors, then the blocks'

@@ -88,7 +88,6 @@ function simulate(
     y_ssm: 0.3,
     y: 0.08,
     y_had: 0,
-    xBC: 1,
   };
   const data = new Float32Array(tokens * c);
   for (let t = 0; t < tokens; t++) {
