@@ -6,6 +6,7 @@
  */
 import { checkCacheDir } from "../lib/cache.ts";
 import { intOption, numberOption, parseCli, runCli } from "../lib/cli.ts";
+import { checkRecipeChanges } from "../lib/quant/quamba2/recipes.ts";
 import { KitError } from "../lib/errors.ts";
 import { DEFAULT_CALIBRATION, EMBEDDED_MODEL, userPath } from "../lib/paths.ts";
 import { METHODS } from "../lib/quant/methods.ts";
@@ -29,7 +30,10 @@ usage: deno task quantize [--model DIR] --method NAME --out DIR [options]
   --out DIR          where to save the quantized model (required): a new or empty folder, or
                      one an earlier quantize wrote (it is replaced); never the checkpoint
   --force            replace --out even if it holds files the kit did not write
-  --ep NAME          cpu (default), webgpu, cuda (for calibration)`;
+  --ep NAME          cpu (default), webgpu, cuda (for calibration)
+  --recipe LIST      Mamba-2 methods, for ablations: parts of the recipe changed, e.g.
+                     rotate=false,groups=false (parts: wBits, aBits, gptq, rotate, groups,
+                     stateInt8); recorded in the folder's manifest`;
 
 await runCli(async () => {
   const o = parseCli(Deno.args, {
@@ -42,6 +46,7 @@ await runCli(async () => {
     out: { type: "string" },
     force: { type: "boolean" },
     ep: { type: "string" },
+    recipe: { type: "string" },
   }, USAGE);
   if (!o.method) throw new KitError(`--method is required (${Object.keys(METHODS).join(", ")})`);
   if (!METHODS[o.method]) {
@@ -60,8 +65,14 @@ await runCli(async () => {
         "would be clipped",
     },
   );
-  const samples = intOption(o.samples, "samples", 512, { min: 1 });
-  const maxLen = intOption(o["max-len"], "max-len", 512, { min: 2 });
+  // undefined: the method's defaults (512 × 512; GPTQ's Hessians 128 × 1024)
+  const samples = o.samples === undefined
+    ? undefined
+    : intOption(o.samples, "samples", 512, { min: 1 });
+  const maxLen = o["max-len"] === undefined
+    ? undefined
+    : intOption(o["max-len"], "max-len", 512, { min: 2 });
+  const recipe = o.recipe === undefined ? undefined : parseRecipe(o.recipe);
   const ep = parseEp(o.ep ?? "cpu");
   const modelDir = o.model ? userPath(o.model) : EMBEDDED_MODEL;
   const calib = o.calib ? userPath(o.calib) : undefined;
@@ -81,16 +92,34 @@ await runCli(async () => {
     out: userPath(o.out),
     force: o.force,
     ep,
+    recipe,
   }) as QuantizedModel;
-  const l0 = model.plan.layers[0];
+  const l0 = model.plan.layers[0] ?? { scale: {} };
   console.log(
     `${o.method}: saved to ${model.dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
-  console.log(
-    `layer 0 activation scales: ${
-      Object.entries(l0.scale).map(([k, v]) => `${k} ${v.toPrecision(3)}`).join(", ")
-    }`,
-  );
+  if (Object.keys(l0.scale).length) {
+    console.log(
+      `layer 0 activation scales: ${
+        Object.entries(l0.scale).map(([k, v]) => `${k} ${v.toPrecision(3)}`).join(", ")
+      }`,
+    );
+  }
   console.log(`load it with loadModel("${model.dir}") or deno task generate --model ${model.dir}`);
   await model.close();
 });
+
+/** `--recipe rotate=false,wBits=4`: parts of a Mamba-2 recipe changed. */
+function parseRecipe(text: string): Record<string, boolean | number> {
+  const out: Record<string, boolean | number> = {};
+  for (const part of text.split(",").map((x) => x.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z0-9]+)=(true|false|\d+)$/.exec(part);
+    if (!m) {
+      throw new KitError(`--recipe: '${part}' is not PART=VALUE (e.g. rotate=false,groups=false)`);
+    }
+    if (Object.hasOwn(out, m[1])) throw new KitError(`--recipe: '${m[1]}' given twice`);
+    out[m[1]] = m[2] === "true" ? true : m[2] === "false" ? false : Number(m[2]);
+  }
+  checkRecipeChanges(out);
+  return out;
+}

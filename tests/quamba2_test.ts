@@ -260,7 +260,7 @@ function randomIds(n: number, v: number, seed: number): number[] {
   return Array.from({ length: n }, () => Math.floor((r() + 1) / 2 * Math.min(v, 41)));
 }
 
-Deno.test("mamba2 methods: Quamba2's W8A8 nearer fp32 than naive W8A8, GPTQ nearer than round-to-nearest (tiny trained model)", async () => {
+Deno.test("mamba2 methods: Quamba2's W8A8 nearer fp32 than naive W8A8 (rotation and groups each help), GPTQ nearer than round-to-nearest (tiny trained model)", async () => {
   assert.deepEqual(methodsFor("mamba2"), [
     "fp32",
     "fp16",
@@ -286,13 +286,40 @@ Deno.test("mamba2 methods: Quamba2's W8A8 nearer fp32 than naive W8A8, GPTQ near
     return s / ids.length;
   };
   const KL: Record<string, number> = {};
-  for (const method of ["w8a8", "quamba2-w8a8", "w4a16-rtn", "quamba2-w4a16"]) {
-    const q = await quantize(TINY, { method, samples: 32, maxLen: 256, progress: false, cacheDir });
-    KL[method] = kl(await q.logits(ids));
+  const runs: [string, string, Record<string, boolean>?][] = [
+    ["w8a8", "w8a8"],
+    ["quamba2-w8a8", "quamba2-w8a8"],
+    ["no rotation", "quamba2-w8a8", { rotate: false }],
+    ["no groups", "quamba2-w8a8", { groups: false }],
+    ["w4a16-rtn", "w4a16-rtn"],
+    ["quamba2-w4a16", "quamba2-w4a16"],
+  ];
+  for (const [label, method, recipe] of runs) {
+    const q = await quantize(TINY, {
+      method,
+      recipe,
+      samples: 32,
+      maxLen: 256,
+      progress: false,
+      cacheDir,
+    });
+    KL[label] = kl(await q.logits(ids));
     await q.close();
   }
   assert.ok(KL["quamba2-w8a8"] < 0.5 * KL.w8a8, JSON.stringify(KL));
   assert.ok(KL["quamba2-w4a16"] < 0.8 * KL["w4a16-rtn"], JSON.stringify(KL));
+  // the ablations (8192 tokens in README "Mamba-2"): the rotation matters most, the groups too
+  assert.ok(KL["no rotation"] > 2 * KL["quamba2-w8a8"], JSON.stringify(KL));
+  assert.ok(KL["no groups"] > KL["quamba2-w8a8"], JSON.stringify(KL));
+  await assert.rejects(
+    () =>
+      quantize(TINY, {
+        method: "quamba2-w8a8",
+        recipe: { rotation: false } as never,
+        progress: false,
+      }),
+    /recipe: unknown part 'rotation' \(parts: wBits, aBits, gptq, rotate, groups, stateInt8\)/,
+  );
   assert.ok(KL["quamba2-w8a8"] > 1e-4, "quantized models differ from fp32");
   await fp.close();
 });

@@ -39,11 +39,17 @@ export interface GptqOptions extends GroupOptions {
   block?: number;
 }
 
-/** The scale and zero point of one group's values (GPTQ's `Quantizer.find_params`). */
-function gridOf(w: ArrayLike<number>, bits: number, symmetric: boolean): [number, number] {
+/** The scale and zero point of w[from, to) (GPTQ's `Quantizer.find_params`). */
+function gridOf(
+  w: ArrayLike<number>,
+  bits: number,
+  symmetric: boolean,
+  from = 0,
+  to = w.length,
+): [number, number] {
   const maxq = 2 ** bits - 1;
   let lo = 0, hi = 0;
-  for (let i = 0; i < w.length; i++) {
+  for (let i = from; i < to; i++) {
     lo = Math.min(lo, w[i]);
     hi = Math.max(hi, w[i]);
   }
@@ -96,8 +102,7 @@ export function quantizeRtn(
   for (let o = 0; o < out; o++) {
     for (let gi = 0; gi < groups; gi++) {
       const a = gi * group, b = Math.min(inp, a + group);
-      const row = Array.from({ length: b - a }, (_, j) => W[o * inp + a + j]);
-      const [s, z] = gridOf(row, bits, symmetric);
+      const [s, z] = gridOf(W, bits, symmetric, o * inp + a, o * inp + b);
       scales[o * groups + gi] = s;
       zeros[o * groups + gi] = z;
       for (let j = a; j < b; j++) codes[o * inp + j] = code(W[o * inp + j], s, z, maxq);

@@ -36,7 +36,7 @@ import type { Graph } from "../onnx/builder.ts";
 import type { ModelConfig } from "../arch/registry.ts";
 import type { Mamba2Config } from "../arch/mamba2/config.ts";
 import { buildMamba2Method } from "./quamba2/build.ts";
-import { mamba2Recipe } from "./quamba2/recipes.ts";
+import { checkRecipeChanges, type Mamba2Recipe, mamba2Recipe } from "./quamba2/recipes.ts";
 import type { LayerScales } from "./plan.ts";
 import { kitTempDir } from "../temp.ts";
 
@@ -71,6 +71,11 @@ export interface QuantizeOptions {
   cacheDir?: string;
   /** Statistics of the original model already collected on the same calibration (reused). */
   stats?: StatsView;
+  /**
+   * Mamba-2 methods: parts of the recipe changed, for ablations (lib/quant/quamba2/recipes.ts),
+   * e.g. `{ rotate: false }` or `{ groups: false, stateInt8: false }`; recorded in the manifest.
+   */
+  recipe?: Partial<Mamba2Recipe>;
 }
 
 export type { QuantizedModel } from "../model.ts";
@@ -106,6 +111,14 @@ export async function quantize(model: Model | string, options: QuantizeOptions):
   if (options.percentile !== undefined) checkPercentile(options.percentile);
   const ckpt = await openCheckpoint(dir);
   methodSpec(options.method, ckpt.config.model_type);
+  if (options.recipe !== undefined) {
+    if (ckpt.config.model_type !== "mamba2") {
+      throw new KitError(
+        `recipe: changes to a recipe are for Mamba-2's methods (this model is model_type '${ckpt.config.model_type}')`,
+      );
+    }
+    checkRecipeChanges(options.recipe);
+  }
   // Quamba's percentile for the architecture (99.999 for Mamba, 99.9 for Jamba) unless given
   const percentile = options.percentile ?? ckpt.arch.quambaPercentile;
   const tokenizer = checkVocab(await loadTokenizer(ckpt.dir), ckpt.config, ckpt.dir);
@@ -135,6 +148,7 @@ export async function quantize(model: Model | string, options: QuantizeOptions):
       options.method,
       percentile,
       await calibrationKey(calib),
+      ...(options.recipe ? [options.recipe] : []),
     ]))).slice(0, 16);
     out = join(
       options.cacheDir ?? cacheRoot(),
@@ -297,7 +311,7 @@ async function buildMamba2Folder(
   out: string,
   options: QuantizeOptions & { percentile: number },
 ): Promise<void> {
-  const recipe = mamba2Recipe(options.method);
+  const recipe = { ...mamba2Recipe(options.method), ...options.recipe };
   const c = options.calibration;
   const gptqCalib = recipe.gptq && (c === undefined || typeof c === "string")
     ? await loadCalibration(c ?? DEFAULT_CALIBRATION, await loadTokenizer(ckpt.dir), {
@@ -310,7 +324,13 @@ async function buildMamba2Folder(
     ckpt.src,
     options.method,
     calib,
-    { gptqCalib, ep: options.ep, threads: options.threads, progress: options.progress },
+    {
+      gptqCalib,
+      recipe: options.recipe,
+      ep: options.ep,
+      threads: options.threads,
+      progress: options.progress,
+    },
   );
   const layers: LayerScales[] = (built.scales?.layers ?? []).map((l) => {
     const scale: Record<string, number> = {
@@ -343,7 +363,11 @@ async function buildMamba2Folder(
         x_group_of_channel: l.groupOf ? Array.from(l.groupOf) : null,
       })),
     },
-    extraManifest: { recipe, gptq_calibration: recipe.gptq ? describeCalib(gptqCalib) : null },
+    extraManifest: {
+      recipe,
+      ablation: options.recipe ?? null,
+      gptq_calibration: recipe.gptq ? describeCalib(gptqCalib) : null,
+    },
   });
 }
 

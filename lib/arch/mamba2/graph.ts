@@ -97,11 +97,13 @@ function stateDecay(m: MixerIo): string {
 
 /**
  * B or C [.., g n] as one row per head [.., h, n]: head j reads group floor(j / (h / g)) (as
- * transformers' repeat_interleave and mamba_ssm's kernels).
+ * transformers' repeat_interleave and mamba_ssm's kernels). With one group, [.., 1, n], which
+ * every consumer broadcasts over the heads (no copy, and C·Bᵀ once for all heads).
  */
 function perHead(m: MixerIo, v: string, lead: number[]): string {
   const g = m.B.g, { h, g: G, n } = mamba2Dims(m.cfg);
   const zeros = lead.map(() => 0);
+  if (G === 1) return g.op("Reshape", [v, g.const("int64", [...zeros, 1, n])]);
   const grouped = g.op("Reshape", [v, g.const("int64", [...zeros, G, 1, n])]); // [.., g, 1, n]
   const wide = G === h ? grouped : g.op("Expand", [
     grouped,
@@ -185,13 +187,14 @@ export function mamba2MixerPrefill(
   const [u, Bm, Cm] = splitXBC(m, g.op("Transpose", [convT], { perm: [0, 2, 1] }), 2);
   const dt = timeStep(m, dtRaw); // [b, l, h]
   const xh = g.op("Reshape", [u, g.const("int64", [0, 0, h, p])]); // [b, l, h, p]
-  const Bh = perHead(m, Bm, [0, 0]), Ch = perHead(m, Cm, [0, 0]); // [b, l, h, n]
+  const Bh = perHead(m, Bm, [0, 0]), Ch = perHead(m, Cm, [0, 0]); // [b, l, h or 1, n]
   const A = stateDecay(m);
   const [last, ys] = B.opt.scan === "parallel"
     ? chunkedScan(B, { pastSsm, dt, x: xh, B: Bh, C: Ch, A }, {
       h,
       p,
       n,
+      hB: cfg.n_groups === 1 ? 1 : h,
       Q: cfg.chunk_size,
       layer: i,
     })

@@ -20,15 +20,16 @@ import type { GraphBuilder } from "../../onnx/layers.ts";
 const MASKED = -1e30;
 
 /**
- * The chunked scan from the past state: dt [b, l, h], x [b, l, h, p], B, C [b, l, h, n], A [h],
- * pastSsm [b, h, p, n] -> [state after the last token [b, h, p, n], y [b, l, h, p]] (C·h, no D x).
+ * The chunked scan from the past state: dt [b, l, h], x [b, l, h, p], B, C [b, l, hB, n] (hB = h,
+ * or 1 for B and C shared by every head), A [h], pastSsm [b, h, p, n] -> [state after the last
+ * token [b, h, p, n], y [b, l, h, p]] (C·h, no D x).
  */
 export function chunkedScan(
   B: GraphBuilder,
   v: { pastSsm: string; dt: string; x: string; B: string; C: string; A: string },
-  dims: { h: number; p: number; n: number; Q: number; layer: number },
+  dims: { h: number; p: number; n: number; hB: number; Q: number; layer: number },
 ): [string, string] {
-  const g = B.g, { h, p, n, Q } = dims;
+  const g = B.g, { h, p, n, hB, Q } = dims;
   const i64 = (a: number[]) => g.const("int64", a);
   // pad l up to L = c Q with zeros
   const len = g.op("Slice", [g.op("Shape", [v.dt]), i64([1]), i64([2])]); // [1] = l
@@ -44,8 +45,8 @@ export function chunkedScan(
     g.op("Transpose", [g.op("Reshape", [x, i64([0, -1, Q, ...tail])])], { perm });
   const dt = chunks(pad(v.dt, 3), [h], [0, 1, 3, 2]); // [b, c, h, Q]
   const x = chunks(pad(v.x, 4), [h, p], [0, 1, 3, 2, 4]); // [b, c, h, Q, p]
-  const Bc = chunks(pad(v.B, 4), [h, n], [0, 1, 3, 2, 4]); // [b, c, h, Q, n]
-  const Cc = chunks(pad(v.C, 4), [h, n], [0, 1, 3, 2, 4]); // [b, c, h, Q, n]
+  const Bc = chunks(pad(v.B, 4), [hB, n], [0, 1, 3, 2, 4]); // [b, c, hB, Q, n]
+  const Cc = chunks(pad(v.C, 4), [hB, n], [0, 1, 3, 2, 4]); // [b, c, hB, Q, n]
   const s = g.op("CumSum", [
     g.op("Mul", [dt, g.op("Unsqueeze", [v.A, i64([1])])]),
     g.scalar("int64", 3),

@@ -16,7 +16,7 @@ import { OverriddenWeights, rotateResidual } from "../transform.ts";
 import { calibrateMamba2 } from "./calibrate.ts";
 import { fourBitWeights } from "./gptq_pass.ts";
 import { quamba2Hooks } from "./hooks.ts";
-import { mamba2Recipe } from "./recipes.ts";
+import { type Mamba2Recipe, mamba2Recipe } from "./recipes.ts";
 import { type Mamba2Scales, planMamba2 } from "./scales.ts";
 
 /** What the quantized folder is written from. */
@@ -60,9 +60,16 @@ export async function buildMamba2Method(
   base: WeightSource,
   method: string,
   calib: CalibrationSet,
-  options: { gptqCalib?: CalibrationSet; ep?: Ep; threads?: number; progress?: boolean } = {},
+  options: {
+    gptqCalib?: CalibrationSet;
+    /** Parts of the recipe changed (ablations), e.g. `{ rotate: false }`. */
+    recipe?: Partial<Mamba2Recipe>;
+    ep?: Ep;
+    threads?: number;
+    progress?: boolean;
+  } = {},
 ): Promise<BuiltMamba2> {
-  const recipe = mamba2Recipe(method);
+  const recipe = { ...mamba2Recipe(method), ...options.recipe };
   const { config, src } = await rotatedMamba2(cfg, base, recipe.rotate);
   const run = { ep: options.ep, threads: options.threads, progress: options.progress };
   const scales = recipe.aBits === 8

@@ -92,3 +92,44 @@ export function mamba2Recipe(method: string): Mamba2Recipe {
   }
   return r;
 }
+
+/** The parts of a recipe an ablation may change, and their types. */
+const PARTS: Record<string, "boolean" | "bits" | "abits"> = {
+  wBits: "bits",
+  aBits: "abits",
+  gptq: "boolean",
+  rotate: "boolean",
+  groups: "boolean",
+  stateInt8: "boolean",
+};
+
+/**
+ * Checks an ablation's changes to a Mamba-2 recipe (`quantize`'s `recipe` option), naming the
+ * field that is wrong.
+ *
+ * @example
+ * ```ts
+ * checkRecipeChanges({ rotate: false }); // ok
+ * ```
+ */
+export function checkRecipeChanges(changes: unknown): Partial<Mamba2Recipe> {
+  if (!changes || typeof changes !== "object" || Array.isArray(changes)) {
+    throw new KitError("recipe: expected an object such as { rotate: false }");
+  }
+  for (const [k, v] of Object.entries(changes)) {
+    const kind = PARTS[k];
+    if (!kind) {
+      throw new KitError(`recipe: unknown part '${k}' (parts: ${Object.keys(PARTS).join(", ")})`);
+    }
+    const ok = kind === "boolean"
+      ? typeof v === "boolean"
+      : kind === "bits"
+      ? v === 4 || v === 8
+      : v === 8 || v === 16;
+    if (!ok) {
+      const want = kind === "boolean" ? "true or false" : kind === "bits" ? "4 or 8" : "8 or 16";
+      throw new KitError(`recipe: '${k}' must be ${want}, got ${JSON.stringify(v)}`);
+    }
+  }
+  return changes as Partial<Mamba2Recipe>;
+}
