@@ -161,3 +161,14 @@ Deno.test("mamba2 config: shapes that disagree are named; Python's Infinity is r
   assert.equal(cfg.norm_groups, 2);
   assert.throws(() => parsePythonJson("{bad"), SyntaxError);
 });
+
+Deno.test("mamba2 graphs: fp16 weights stay within 1e-2 of the float64 reference", async () => {
+  const { dir } = await tinyMamba2({}, 5);
+  const ckpt = await openCheckpoint(dir);
+  const model = await modelFromCheckpoint(ckpt, { cacheDir, ep: TEST_EP, dtype: "fp16" });
+  const ref = await ReferenceMamba2.fromSource(ckpt.config as Mamba2Config, ckpt.src);
+  const ids = randomIds(13, model.config.vocab_size, 4);
+  const e = relErr((await model.prefill([ids])).logits, ref.forward(ids).logits);
+  assert.ok(e < 1e-2 && e > 0, `fp16 vs float64: ${e}`);
+  await model.close();
+});

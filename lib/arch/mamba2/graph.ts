@@ -13,8 +13,10 @@
  * (heads use their group's B and C); then the gated RMSNorm y · silu(z) per group of
  * e / norm_groups channels, and out_proj.
  *
- * The prefill scans time with an ONNX Scan (`scan: "sequential"`, the default) or computes SSD's
- * chunked form with MatMuls (`scan: "parallel"`, lib/arch/mamba2/ssd.ts). dt is clamped in the
+ * The prefill computes SSD's chunked form with MatMuls (`scan: "parallel"`, lib/arch/mamba2/ssd.ts,
+ * Mamba-2's default on every EP) or scans time with an ONNX Scan (`scan: "sequential"`; `fused`
+ * replaces the conv only). With one group, B and C stay [.., 1, n] and broadcast over the heads.
+ * dt is clamped in the
  * prefill and in the decode step alike, so that a token's logits do not depend on how the text
  * was split (mamba_ssm clamps only in its chunked prefill; see README "Mamba-2").
  * Dimensions: lib/arch/mamba2/config.ts.
@@ -48,7 +50,7 @@ interface MixerIo {
   prefix: string;
 }
 
-/** in_proj -> z [.., e], xBC [.., c], dt before its bias [.., h] (hooks on z and dt). */
+/** in_proj -> z [.., e], xBC [.., c], dt before its bias [.., h] (hooks on all three). */
 function inProj(m: MixerIo, xIn: string, axis: number): string[] {
   const { B, cfg, layer: i, prefix: p } = m, { d, e, c, h } = mamba2Dims(cfg);
   const x = B.act(i, "in_proj.input", xIn, d);
