@@ -41,7 +41,8 @@ import type { LayerScales } from "./plan.ts";
 import { kitTempDir } from "../temp.ts";
 
 export interface QuantizeOptions {
-  /** `quamba`, `w8a8`, `quamba-clip`, `quamba-hadamard`, `smoothquant`, `quarot`, `dynamic`
+  /** `quamba`, `w8a8`, `quamba-clip`, `quamba-hadamard`, `smoothquant`, `quarot`, `dynamic`;
+   * for Mamba-2 `quamba2-w8a8`, `quamba2-w4a8`, `quamba2-w4a16`, `w8a8`, `w4a16-rtn`
    * (or `fp32` / `fp16`, which just load the model). */
   method: string;
   /**
@@ -81,7 +82,7 @@ export interface QuantizeOptions {
 export type { QuantizedModel } from "../model.ts";
 
 /**
- * Quantizes a Mamba or Jamba checkpoint with a method and returns it as a `Model` (the same interface as
+ * Quantizes a Mamba, Mamba-2 or Jamba checkpoint with a method and returns it as a `Model` (the same interface as
  * `loadModel`'s). The result is saved as a folder (`options.out`, or the cache).
  *
  * @example

@@ -1,6 +1,7 @@
 /**
  * The Mamba-2 recipes the kit builds: Quamba2's three (W8A8, W4A8, W4A16, as
- * enyac-group/Quamba codes them: .scratch-free summary in docs/quamba2.md) and two baselines.
+ * enyac-group/Quamba codes them; docs/quamba2.md compares the two point by point) and two
+ * baselines. `quantize`'s `recipe` option changes parts of one, for ablations.
  */
 import { KitError } from "../../errors.ts";
 
