@@ -82,8 +82,8 @@ export interface QuantizeOptions {
 export type { QuantizedModel } from "../model.ts";
 
 /**
- * Quantizes a Mamba, Mamba-2 or Jamba checkpoint with a method and returns it as a `Model` (the same interface as
- * `loadModel`'s). The result is saved as a folder (`options.out`, or the cache).
+ * Quantizes a Mamba, Mamba-2 or Jamba checkpoint with a method and returns it as a `Model` (the
+ * same interface as `loadModel`'s). The result is saved as a folder (`options.out`, or the cache).
  *
  * @example
  * ```ts
