@@ -48,7 +48,10 @@ const CONFIGS: Record<string, Record<string, unknown>> = {
   },
 };
 
-async function setup(overrides: Record<string, unknown>, scan?: "sequential" | "parallel") {
+async function setup(
+  overrides: Record<string, unknown>,
+  scan?: "sequential" | "parallel" | "fused",
+) {
   const { dir } = await tinyMamba2(overrides, 5);
   const ckpt = await openCheckpoint(dir);
   const model = await modelFromCheckpoint(ckpt, { cacheDir, ep: TEST_EP, scan });
@@ -77,7 +80,7 @@ async function assertStateClose(
 }
 
 for (const [name, overrides] of Object.entries(CONFIGS)) {
-  for (const scan of ["sequential", "parallel"] as const) {
+  for (const scan of ["sequential", "parallel", "fused"] as const) {
     Deno.test(`mamba2 graphs (${name}, ${scan}): prefill logits and states equal the reference`, async () => {
       const { model, ref } = await setup(overrides, scan);
       const v = model.config.vocab_size;
@@ -101,24 +104,32 @@ for (const [name, overrides] of Object.entries(CONFIGS)) {
 
   Deno.test(`mamba2 graphs (${name}): decode steps equal one prefill; batches equal single rows`, async () => {
     const { model } = await setup(overrides);
-    const v = model.config.vocab_size;
-    const ids = randomIds(12, v, 99);
-    const whole = await model.prefill([ids]);
-    let state = (await model.prefill([ids.slice(0, 5)])).state;
-    for (let t = 5; t < 12; t++) {
-      const step = await model.decode([ids[t]], state);
-      assertClose(step.logits, whole.logits.subarray(t * v, (t + 1) * v), 1e-5, `decode ${t}`);
-      state = step.state;
-    }
-    for (const [n, t] of Object.entries(state.tensors)) {
-      assertClose(await data(t), await data(whole.state.tensors[n]), 1e-5, `state ${n}`);
-    }
-    const other = randomIds(12, v, 5);
-    const both = await model.prefill([ids, other]);
-    const one = await model.prefill([other]);
-    assertClose(both.logits.subarray(12 * v), one.logits, 1e-5, "row 2 of a batch");
-    await model.close();
+    await decodeChecks(model);
+    // onnxruntime's fused operators in both graphs
+    const fused = (await setup(overrides, "fused")).model;
+    await decodeChecks(fused);
   });
+}
+
+/** Decode steps against one prefill, and a batch row against the row alone; closes the model. */
+async function decodeChecks(model: Awaited<ReturnType<typeof setup>>["model"]) {
+  const v = model.config.vocab_size;
+  const ids = randomIds(12, v, 99);
+  const whole = await model.prefill([ids]);
+  let state = (await model.prefill([ids.slice(0, 5)])).state;
+  for (let t = 5; t < 12; t++) {
+    const step = await model.decode([ids[t]], state);
+    assertClose(step.logits, whole.logits.subarray(t * v, (t + 1) * v), 1e-5, `decode ${t}`);
+    state = step.state;
+  }
+  for (const [n, t] of Object.entries(state.tensors)) {
+    assertClose(await data(t), await data(whole.state.tensors[n]), 1e-5, `state ${n}`);
+  }
+  const other = randomIds(12, v, 5);
+  const both = await model.prefill([ids, other]);
+  const one = await model.prefill([other]);
+  assertClose(both.logits.subarray(12 * v), one.logits, 1e-5, "row 2 of a batch");
+  await model.close();
 }
 
 Deno.test("mamba2: the two gated norms differ when n_groups > 1, and dt's clamp is applied", async () => {

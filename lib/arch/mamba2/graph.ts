@@ -14,8 +14,9 @@
  * e / norm_groups channels, and out_proj.
  *
  * The prefill computes SSD's chunked form with MatMuls (`scan: "parallel"`, lib/arch/mamba2/ssd.ts,
- * Mamba-2's default on every EP) or scans time with an ONNX Scan (`scan: "sequential"`; `fused`
- * replaces the conv only). With one group, B and C stay [.., 1, n] and broadcast over the heads.
+ * Mamba-2's default on every EP), scans time with an ONNX Scan (`scan: "sequential"`), or runs
+ * onnxruntime's CausalConvWithState and LinearAttention (`scan: "fused"`, lib/arch/mamba2/fused.ts;
+ * the decode step too). With one group, B and C stay [.., 1, n] and broadcast over the heads.
  * dt is clamped in the
  * prefill and in the decode step alike, so that a token's logits do not depend on how the text
  * was split (mamba_ssm clamps only in its chunked prefill; see README "Mamba-2").
@@ -27,6 +28,7 @@ import type { GraphHooks, GraphOptions, WeightSource } from "../../onnx/hooks.ts
 import { GraphBuilder, type ModelSpec } from "../../onnx/layers.ts";
 import { causalConv, causalConvStep } from "../../onnx/causal_conv.ts";
 import { chunkedScan } from "./ssd.ts";
+import { fusedSsd } from "./fused.ts";
 
 /** The shared layers' view of a Mamba-2 config. */
 export function mamba2ModelSpec(cfg: Mamba2Config): ModelSpec {
@@ -189,9 +191,34 @@ export function mamba2MixerPrefill(
   const [u, Bm, Cm] = splitXBC(m, g.op("Transpose", [convT], { perm: [0, 2, 1] }), 2);
   const dt = timeStep(m, dtRaw); // [b, l, h]
   const xh = g.op("Reshape", [u, g.const("int64", [0, 0, h, p])]); // [b, l, h, p]
-  const Bh = perHead(m, Bm, [0, 0]), Ch = perHead(m, Cm, [0, 0]); // [b, l, h or 1, n]
   const A = stateDecay(m);
-  const [last, ys] = B.opt.scan === "parallel"
+  const ssd = () => {
+    if (B.opt.scan === "fused") {
+      return fusedSsd(B, { pastSsm, dt, x: xh, B: Bm, C: Cm, A }, { h, p, g: cfg.n_groups });
+    }
+    const Bh = perHead(m, Bm, [0, 0]), Ch = perHead(m, Cm, [0, 0]); // [b, l, h or 1, n]
+    return scanOrChunks(B, cfg, i, { pastSsm, dt, x: xh, B: Bh, C: Ch, A });
+  };
+  const [last, ys] = ssd(); // [b, h, p, n], [b, l, h, p]
+  g.output(B.act(i, "ssm_state", last, n), "float32", ["batch", h, p, n], `present_ssm.${i}`);
+  const D = g.op("Unsqueeze", [B.weight(`${m.prefix}.D`, [h], "float32"), g.const("int64", [1])]); // [h, 1]
+  const ySsm = g.op("Reshape", [
+    g.op("Add", [ys, g.op("Mul", [xh, D])]),
+    g.const("int64", [0, 0, e]),
+  ]);
+  return B.linear(gatedNorm(m, ySsm, z, 2), `${m.prefix}.out_proj`, d, e, cfg.use_bias);
+}
+
+/** The SSM over l tokens by SSD's chunked form (`parallel`) or a Scan over time. */
+function scanOrChunks(
+  B: GraphBuilder,
+  cfg: Mamba2Config,
+  i: number,
+  v: { pastSsm: string; dt: string; x: string; B: string; C: string; A: string },
+): string[] {
+  const g = B.g, { h, p, n } = mamba2Dims(cfg);
+  const { pastSsm, dt, x: xh, B: Bh, C: Ch, A } = v;
+  return B.opt.scan === "parallel"
     ? chunkedScan(B, { pastSsm, dt, x: xh, B: Bh, C: Ch, A }, {
       h,
       p,
@@ -206,13 +233,6 @@ export function mamba2MixerPrefill(
       scan_input_axes: [1, 1, 1, 1],
       scan_output_axes: [1],
     }, { outputs: [g.fresh("ssm"), g.fresh("ys")] }); // [b, h, p, n], [b, l, h, p]
-  g.output(B.act(i, "ssm_state", last, n), "float32", ["batch", h, p, n], `present_ssm.${i}`);
-  const D = g.op("Unsqueeze", [B.weight(`${m.prefix}.D`, [h], "float32"), g.const("int64", [1])]); // [h, 1]
-  const ySsm = g.op("Reshape", [
-    g.op("Add", [ys, g.op("Mul", [xh, D])]),
-    g.const("int64", [0, 0, e]),
-  ]);
-  return B.linear(gatedNorm(m, ySsm, z, 2), `${m.prefix}.out_proj`, d, e, cfg.use_bias);
 }
 
 /** One Mamba-2 mixer for one token per sequence: x [b, d] -> [b, d]. */
@@ -229,14 +249,24 @@ export function mamba2MixerDecode(
   const conv = causalConvStep(B, xBC, pastConv, convWeights(m), { ch: c, k, layer: i }); // [b, c]
   const [u, Bm, Cm] = splitXBC(m, conv, 1);
   const xh = g.op("Reshape", [u, g.const("int64", [0, h, p])]); // [b, h, p]
-  const [next, yC] = ssdStep(g, {
-    state: pastSsm,
-    dt: timeStep(m, dtRaw),
-    x: xh,
-    B: perHead(m, Bm, [0]),
-    C: perHead(m, Cm, [0]),
-    A: stateDecay(m),
-  });
+  const dt = timeStep(m, dtRaw); // [b, h]
+  let next: string, yC: string; // [b, h, p, n], [b, h, p]
+  if (B.opt.scan === "fused") {
+    const one = (x: string) => B.unsqueeze(x, 1); // one token: [b, ...] -> [b, 1, ...]
+    const v = { pastSsm, dt: one(dt), x: one(xh), B: one(Bm), C: one(Cm), A: stateDecay(m) };
+    let ys: string;
+    [next, ys] = fusedSsd(B, v, { h, p, g: cfg.n_groups });
+    yC = g.op("Squeeze", [ys, g.const("int64", [1])]);
+  } else {
+    [next, yC] = ssdStep(g, {
+      state: pastSsm,
+      dt,
+      x: xh,
+      B: perHead(m, Bm, [0]),
+      C: perHead(m, Cm, [0]),
+      A: stateDecay(m),
+    });
+  }
   g.output(B.act(i, "ssm_state", next, n), "float32", ["batch", h, p, n], `present_ssm.${i}`);
   const D = g.op("Unsqueeze", [B.weight(`${m.prefix}.D`, [h], "float32"), g.const("int64", [1])]); // [h, 1]
   const ySsm = g.op("Reshape", [g.op("Add", [yC, g.op("Mul", [xh, D])]), g.const("int64", [0, e])]);
