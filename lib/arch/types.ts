@@ -91,7 +91,7 @@ export interface Architecture<C extends ModelConfig = ModelConfig> {
    * The prefill's scan when none is asked for; default: sequential on the CPU EP (an ONNX Scan
    * over time), parallel on GPU EPs.
    */
-  defaultScan?(ep: string): "sequential" | "parallel";
+  defaultScan?(ep: string): "sequential" | "parallel" | "fused";
   /** The longest prefill one run of graphs built with `opt` takes; default: the parallel scan's
    * PARALLEL_SCAN_MAX with `scan: "parallel"`, else unbounded. */
   maxPrefill?(opt: GraphOptions): number;

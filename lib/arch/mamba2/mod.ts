@@ -44,9 +44,11 @@ export const MAMBA2: Architecture<Mamba2Config> = {
   // Quamba's Mamba-1 recipe has no Mamba-2 mixers to act on
   mixers: () => [],
   quambaPercentile: 99.999,
-  // SSD's chunked form on every EP: measured on the CPU EP (2 cores, mamba2-130m, 512 tokens),
-  // TTFT 956 ms against 3459 ms for the Scan over time; it takes any length in one run
-  defaultScan: () => "parallel",
+  // measured: on the CPU EP (2 cores, mamba2-130m, 512 tokens) SSD's chunked form, TTFT 956 ms
+  // against 3459 ms for the Scan over time; on the H200's CUDA EP onnxruntime's LinearAttention,
+  // mamba2-1.3b TTFT 53 ms and TPOT 4.68 ms against 120 ms and 6.23 ms for the chunked form
+  // (docs/latency/h200_cuda_mamba2/); each takes any length in one run
+  defaultScan: (ep) => (ep === "cpu" ? "parallel" : "fused"),
   maxPrefill: () => Infinity,
   buildPrefill: buildMamba2Prefill,
   buildDecode: buildMamba2Decode,
