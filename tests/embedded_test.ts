@@ -21,6 +21,7 @@ import { SafetensorsStore } from "../lib/safetensors.ts";
 import { loadTokenizer } from "../lib/tokenizer.ts";
 import { assertClose } from "./helpers/assert.ts";
 import { TEST_EP } from "./helpers/ep.ts";
+import { meanNll } from "./helpers/nll.ts";
 import { neoxTokenizerDir } from "./helpers/shared.ts";
 import { writeSeededCheckpoint } from "./helpers/seeded.ts";
 
@@ -102,17 +103,7 @@ Deno.test("embedded fp32: held-out mean NLL within 1e-4 of transformers'", async
   const ids: number[] = ref.heldout.ids;
   assert.deepEqual(model.tokenizer.encode(ref.heldout.text).slice(0, ids.length), ids);
   const logits = await model.logits(ids);
-  const v = model.config.vocab_size;
-  let nll = 0;
-  for (let t = 0; t + 1 < ids.length; t++) {
-    const row = logits.subarray(t * v, (t + 1) * v);
-    let mx = -Infinity;
-    for (const x of row) mx = Math.max(mx, x);
-    let z = 0;
-    for (const x of row) z += Math.exp(x - mx);
-    nll += mx + Math.log(z) - row[ids[t + 1]];
-  }
-  nll /= ids.length - 1;
+  const nll = meanNll(logits, ids, model.config.vocab_size);
   assert.ok(Math.abs(nll - ref.heldout.mean_nll) < 1e-4, `NLL ${nll} vs ${ref.heldout.mean_nll}`);
   assert.ok(nll < 4.5, `the embedded model should have learned English (NLL ${nll})`);
   await model.close();

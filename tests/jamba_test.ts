@@ -14,6 +14,7 @@ import { SafetensorsStore, writeSafetensors } from "../lib/safetensors.ts";
 import { bytesOf } from "../lib/onnx/builder.ts";
 import { assertClose, relErr } from "./helpers/assert.ts";
 import { TEST_EP } from "./helpers/ep.ts";
+import { meanNll } from "./helpers/nll.ts";
 import { seededJambas, writeSeededJamba } from "./helpers/jamba.ts";
 
 const FIX = new URL("./fixtures/", import.meta.url).pathname;
@@ -21,20 +22,6 @@ const TINY = join(FIX, "jamba_tiny");
 const ref = JSON.parse(await Deno.readTextFile(join(TINY, "reference.json")));
 const refTensors = await SafetensorsStore.openFile(join(TINY, "reference.safetensors"));
 const cacheDir = await Deno.makeTempDir({ prefix: "quamba-cache-" });
-
-/** Mean next-token NLL of `ids` under the logits of a prefill. */
-function meanNll(logits: Float32Array, ids: number[], v: number): number {
-  let nll = 0;
-  for (let t = 0; t + 1 < ids.length; t++) {
-    const row = logits.subarray(t * v, (t + 1) * v);
-    let mx = -Infinity;
-    for (const x of row) mx = Math.max(mx, x);
-    let z = 0;
-    for (const x of row) z += Math.exp(x - mx);
-    nll += mx + Math.log(z) - row[ids[t + 1]];
-  }
-  return nll / (ids.length - 1);
-}
 
 Deno.test("jamba tiny fp32: logits within 1e-4 of transformers, greedy identical, NLL within 1e-4", async () => {
   const model = await loadModel(TINY, { cacheDir, ep: TEST_EP });

@@ -15,6 +15,7 @@ import { loadModel } from "../lib/model.ts";
 import { SafetensorsStore } from "../lib/safetensors.ts";
 import { assertClose, relErr } from "./helpers/assert.ts";
 import { TEST_EP } from "./helpers/ep.ts";
+import { meanNll } from "./helpers/nll.ts";
 
 const FIX = new URL("./fixtures/", import.meta.url).pathname;
 const TINY = join(FIX, "mamba2_tiny"), GROUPS = join(FIX, "mamba2_groups");
@@ -23,20 +24,6 @@ const refTensors = await SafetensorsStore.openFile(join(TINY, "reference.safeten
 const gref = JSON.parse(await Deno.readTextFile(join(GROUPS, "reference.json")));
 const gTensors = await SafetensorsStore.openFile(join(GROUPS, "reference.safetensors"));
 const cacheDir = await Deno.makeTempDir({ prefix: "quamba-cache-" });
-
-/** Mean next-token NLL of `ids` under the logits of a prefill. */
-function meanNll(logits: Float32Array, ids: number[], v: number): number {
-  let nll = 0;
-  for (let t = 0; t + 1 < ids.length; t++) {
-    const row = logits.subarray(t * v, (t + 1) * v);
-    let mx = -Infinity;
-    for (const x of row) mx = Math.max(mx, x);
-    let z = 0;
-    for (const x of row) z += Math.exp(x - mx);
-    nll += mx + Math.log(z) - row[ids[t + 1]];
-  }
-  return nll / (ids.length - 1);
-}
 
 /** A copy of a fixture folder with config.json fields changed. */
 async function withConfig(dir: string, fields: Record<string, unknown>): Promise<string> {

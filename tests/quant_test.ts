@@ -30,6 +30,7 @@ import { createSession, Tensor } from "../lib/runtime.ts";
 import { collectStats } from "../lib/stats/collect.ts";
 import { loadTokenizer } from "../lib/tokenizer.ts";
 import { assertClose, relErr } from "./helpers/assert.ts";
+import { meanNll } from "./helpers/nll.ts";
 
 const cacheDir = await Deno.makeTempDir({ prefix: "quamba-cache-" });
 const ckpt = await openCheckpoint(EMBEDDED_MODEL);
@@ -289,19 +290,8 @@ Deno.test("quantize → save → load gives identical logits, scales and manifes
 Deno.test("on held-out text quamba degrades perplexity less than w8a8", async () => {
   const held: number[] =
     JSON.parse(await Deno.readTextFile("tests/fixtures/embedded_reference.json")).heldout.ids;
-  const nll = async (m: { logits(ids: number[]): Promise<Float32Array> }) => {
-    const v = ckpt.config.vocab_size, lg = await m.logits(held);
-    let s = 0;
-    for (let t = 0; t + 1 < held.length; t++) {
-      const row = lg.subarray(t * v, (t + 1) * v);
-      let mx = -Infinity;
-      for (const x of row) mx = Math.max(mx, x);
-      let z = 0;
-      for (const x of row) z += Math.exp(x - mx);
-      s += mx + Math.log(z) - row[held[t + 1]];
-    }
-    return s / (held.length - 1);
-  };
+  const nll = async (m: { logits(ids: number[]): Promise<Float32Array> }) =>
+    meanNll(await m.logits(held), held, ckpt.config.vocab_size);
   const fp = await loadModel(EMBEDDED_MODEL, { cacheDir });
   const base = await nll(fp);
   await fp.close();
