@@ -44,7 +44,10 @@ export class ActivationObserver {
     ckpt: Checkpoint,
     options: { ep?: Ep; cacheDir?: string; threads?: number } = {},
   ): Promise<ActivationObserver> {
-    const dir = await graphCacheDir(ckpt, "observe-float32", options.cacheDir);
+    // architectures with their own default scan (Mamba-2) observe through it
+    const scan = archOfConfig(ckpt.config).defaultScan?.(options.ep ?? "cpu");
+    const variant = scan ? `observe-float32-${scan}` : "observe-float32";
+    const dir = await graphCacheDir(ckpt, variant, options.cacheDir);
     return await ActivationObserver.openFor(
       ckpt.config,
       ckpt.src,
@@ -64,7 +67,8 @@ export class ActivationObserver {
     options: { ep?: Ep; threads?: number; source?: string } = {},
   ): Promise<ActivationObserver> {
     if (!(await exists(join(dir, "prefill.onnx")))) {
-      const opt: GraphOptions = { weights: "float32", compute: "float32" };
+      const scan = archOfConfig(config).defaultScan?.(options.ep ?? "cpu");
+      const opt: GraphOptions = { weights: "float32", compute: "float32", ...(scan && { scan }) };
       const g = archOfConfig(config).buildPrefill(config, src, opt, {
         act(g, layer, name, value, channels) {
           // x_proj.input: the same values as u; a Mamba-2 state and the lm_head input are not

@@ -55,9 +55,9 @@ export const BLOCK_TENSORS = {
 } as const;
 
 /**
- * Mamba-2's mixers have the Mamba tensors above except x, dt_low and y_had's meaning aside (u, B,
- * C: the conv output's x [e], B and C [g n]; dt: in_proj's dt part before dt_bias [h]; y: the
- * gated norm's output), plus:
+ * Mamba-2's mixers record in_proj.input, z, u, B, C, dt, y_ssm, y and y_had with Mamba-2's
+ * meanings (u, B, C: the conv output's x [e], B and C [g n]; dt: in_proj's dt part before dt_bias
+ * [h]; y: the gated norm's output [e]), no x or dt_low, and:
  */
 export const MAMBA2_TENSORS = {
   xBC: "in_proj's x ‖ B ‖ C before the conv [e + 2 g n]",
@@ -67,8 +67,8 @@ export const MAMBA2_TENSORS = {
 export type StatTensor = TensorName | BlockActName | keyof typeof MAMBA2_TENSORS;
 
 /**
- * Display order of every tensor name present in `names`: the Mamba tensors, then the blocks'
- * (experts by index), then anything else.
+ * Display order of every tensor name present in `names`: the Mamba tensors (Mamba-2's xBC where
+ * Mamba-1's x is), then the blocks' (experts by index), then anything else.
  *
  * @example
  * ```ts
@@ -77,8 +77,9 @@ export type StatTensor = TensorName | BlockActName | keyof typeof MAMBA2_TENSORS
  */
 export function orderTensors(names: Iterable<string>): string[] {
   const rank = (t: string) => {
-    const i = (TENSOR_NAMES as string[]).indexOf(t);
-    if (i >= 0) return [i, 0];
+    // Mamba-2's xBC goes where Mamba-1's x is: in_proj's output before the conv
+    const i = (TENSOR_NAMES as string[]).indexOf(t === "xBC" ? "x" : t);
+    if (i >= 0) return [i, t === "xBC" ? 1 : 0];
     const j = Object.keys(BLOCK_TENSORS).indexOf(t);
     if (j >= 0) return [TENSOR_NAMES.length + j, 0];
     const e = /^experts\.(\d+)\.down_proj\.input$/.exec(t);
