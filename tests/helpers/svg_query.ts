@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { DOMParser } from "linkedom";
+import { readMaybeGzipped } from "../../lib/fsutil.ts";
 
 // deno-lint-ignore no-explicit-any
 export type Node = any;
@@ -79,19 +80,21 @@ export function normalizeSvg(svg: string): string {
 }
 
 /**
- * Compares normalised SVG with tests/snapshots/NAME.svg; `UPDATE_SNAPSHOTS=1` rewrites the file.
+ * Compares normalised SVG with tests/snapshots/NAME.svg (stored gzipped, NAME.svg.gz, to keep the
+ * repository small); `UPDATE_SNAPSHOTS=1` rewrites the file.
  */
 export async function assertSnapshot(name: string, svg: string): Promise<void> {
   const path = fileURLToPath(new URL(`../snapshots/${name}.svg`, import.meta.url));
   const actual = normalizeSvg(svg);
   if (Deno.env.get("UPDATE_SNAPSHOTS") === "1") {
     await Deno.mkdir(fileURLToPath(new URL("../snapshots", import.meta.url)), { recursive: true });
-    await Deno.writeTextFile(path, actual);
+    const gz = new Blob([actual]).stream().pipeThrough(new CompressionStream("gzip"));
+    await Deno.writeFile(`${path}.gz`, new Uint8Array(await new Response(gz).arrayBuffer()));
     return;
   }
   let expected: string;
   try {
-    expected = await Deno.readTextFile(path);
+    expected = new TextDecoder().decode(await readMaybeGzipped(path));
   } catch {
     throw new Error(`no snapshot ${path}: run UPDATE_SNAPSHOTS=1 deno task test`);
   }
