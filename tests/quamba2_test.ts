@@ -354,3 +354,27 @@ Deno.test("quamba2 folder: loads back with the same logits; time_step_limit keep
   await back.close();
   await q.close();
 });
+
+Deno.test("bench graphs for Mamba-2: W8A8's projections get Q/DQ pairs before int8 weights; unknown methods are named", async () => {
+  const { benchGraphs } = await import("../lib/bench/graphs.ts");
+  const { parseMamba2Config } = await import("../lib/arch/mamba2/config.ts");
+  const { syntheticWeights } = await import("../lib/synthetic.ts");
+  const { TINY_MAMBA2 } = await import("./helpers/mamba2.ts");
+  // d 24 and d_inner 48 (12 · 2^k: the rotations need a Hadamard order)
+  const cfg = parseMamba2Config(
+    { ...TINY_MAMBA2, hidden_size: 24, num_heads: 8, head_dim: 6 },
+    "c",
+  );
+  const src = syntheticWeights(cfg);
+  const { decode } = await benchGraphs(cfg, src, "quamba2-w8a8");
+  const count = (op: string) => decode.nodes.filter((n) => n.opType === op).length;
+  // in_proj and out_proj of each layer, and the lm_head
+  assert.equal(count("QuantizeLinear"), 2 * cfg.num_hidden_layers + 1);
+  await assert.rejects(() => benchGraphs(cfg, src, "quamba"), /'quamba' is not built for Mamba-2/);
+  // d 15 has no Hadamard order: named before any work, with the way out
+  const odd = parseMamba2Config({ ...TINY_MAMBA2 }, "c");
+  await assert.rejects(
+    () => benchGraphs(odd, syntheticWeights(odd), "quamba2-w8a8"),
+    /quamba2-w8a8 rotates by Hadamard matrices of order hidden_size = 15: .*--recipe rotate=false/,
+  );
+});

@@ -28,6 +28,8 @@ import { asMambaConfig } from "../arch/mamba/config.ts";
 import { fourBitWeights } from "../quant/quamba2/gptq_pass.ts";
 import { nbits4Hooks } from "../quant/nbits4.ts";
 import { lastLogitsOnly } from "./last_logits.ts";
+import { mamba2BenchGraphs } from "./mamba2_graphs.ts";
+import { MAMBA2_RECIPES } from "../quant/quamba2/recipes.ts";
 import { addNextToken } from "../onnx/next_token.ts";
 import type { GraphOptions } from "../onnx/hooks.ts";
 
@@ -47,6 +49,11 @@ export const BENCH_METHODS: Record<string, string> = {
   "quamba-nbits": "Quamba's Hadamard-rotated out_proj; every projection and the lm_head as " +
     "MatMulNBits (8-bit weights per block of 32, activations quantized to int8 per block at run " +
     "time: DP4A on WebGPU): the GPU's int8 path, dynamic activation scales, not Quamba's recipe",
+  "quamba2-w8a8": "Mamba-2: Quamba2's W8A8 (int8 in_proj, out_proj, lm_head; the other points " +
+    "rounded in float32, as in lib/quant/quamba2)",
+  "quamba2-w4a8": "Mamba-2: Quamba2's W4A8 (4-bit MatMulNBits projections after int8 rounding)",
+  "quamba2-w4a16": "Mamba-2: Quamba2's W4A16 (rotations, 4-bit MatMulNBits projections)",
+  "w4a16-rtn": "Mamba-2: 4-bit MatMulNBits projections, round-to-nearest, no rotation",
   w4a16: "Mamba-2: in_proj, out_proj and the lm_head as 4-bit MatMulNBits (groups of 128), " +
     "activations and the rest fp16 (fp32 on the CPU): the kernels of Quamba2's W4A16",
 };
@@ -155,6 +162,17 @@ async function methodGraphs(
       prefill: arch.buildPrefill(config, src, opt, hooks),
       decode: arch.buildDecode(config, src, opt, hooks),
     };
+  }
+  if (config.model_type === "mamba2") {
+    if (!(method in MAMBA2_RECIPES)) {
+      throw new KitError(
+        `bench method '${method}' is not built for Mamba-2 (its methods: fp32, fp16, w4a16, ${
+          Object.keys(MAMBA2_RECIPES).join(", ")
+        })`,
+      );
+    }
+    const opt = { ...graphOptions("fp32", ep, scan, config) };
+    return await mamba2BenchGraphs(config, src, method, opt, FIXED_ACT_SCALE);
   }
   if (method === "quamba-head8" && config.model_type !== "mamba") {
     throw new KitError(`bench method 'quamba-head8' is built for Mamba only`);

@@ -54,12 +54,18 @@ const BITS: Record<string, string> = {
   "quamba-nbits": "W8A8dyn",
   "quamba-mamba-only": "W8A8+fp",
   w4a16: "W4A16",
+  "quamba2-w8a8": "W8A8",
+  "quamba2-w4a8": "W4A8",
+  "quamba2-w4a16": "W4A16",
+  "w4a16-rtn": "W4A16",
 };
 
 /** Weight / activation bits of a method (fp16 computes in float16 on GPU EPs only). */
 export function bitsOf(method: string, ep = "cpu"): string {
   if (method === "fp16" && ep !== "cpu") return "W16A16";
-  if (method === "w4a16" && ep === "cpu") return "W4A32";
+  if ((method === "w4a16" || method.endsWith("w4a16") || method === "w4a16-rtn") && ep === "cpu") {
+    return "W4A32";
+  }
   return BITS[method] ?? "?";
 }
 

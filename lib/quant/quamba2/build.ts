@@ -8,7 +8,8 @@
 import type { Mamba2Config } from "../../arch/mamba2/config.ts";
 import { buildMamba2Decode, buildMamba2Prefill } from "../../arch/mamba2/graph.ts";
 import type { CalibrationSet } from "../../calibration.ts";
-import { hadamardRows } from "../../hadamard.ts";
+import { hadamardPlan, hadamardRows } from "../../hadamard.ts";
+import { KitError } from "../../errors.ts";
 import type { Graph } from "../../onnx/builder.ts";
 import type { WeightSource } from "../../onnx/hooks.ts";
 import type { Ep } from "../../runtime.ts";
@@ -33,8 +34,10 @@ export async function rotatedMamba2(
   cfg: Mamba2Config,
   base: WeightSource,
   rotate: boolean,
+  method = "the recipe",
 ): Promise<{ config: Mamba2Config; src: WeightSource }> {
   if (!rotate) return { config: cfg, src: base };
+  checkRotations(cfg, method);
   const src = new OverriddenWeights(base);
   await rotateResidual(src, base, cfg);
   for (let i = 0; i < cfg.num_hidden_layers; i++) {
@@ -70,7 +73,7 @@ export async function buildMamba2Method(
   } = {},
 ): Promise<BuiltMamba2> {
   const recipe = { ...mamba2Recipe(method), ...options.recipe };
-  const { config, src } = await rotatedMamba2(cfg, base, recipe.rotate);
+  const { config, src } = await rotatedMamba2(cfg, base, recipe.rotate, method);
   const run = { ep: options.ep, threads: options.threads, progress: options.progress };
   const scales = recipe.aBits === 8
     ? planMamba2(config, await calibrateMamba2(config, src, calib, run), recipe)
@@ -90,4 +93,18 @@ export async function buildMamba2Method(
     decode: buildMamba2Decode(config, src, opt, hooks),
     scales,
   };
+}
+
+/** The rotations need Hadamard orders for d and d_inner: a clear error before any work. */
+function checkRotations(cfg: Mamba2Config, method: string): void {
+  for (const [what, n] of [["hidden_size", cfg.hidden_size], ["d_inner", cfg.intermediate_size]]) {
+    try {
+      hadamardPlan(n as number);
+    } catch (e) {
+      throw new KitError(
+        `${method} rotates by Hadamard matrices of order ${what} = ${n}: ${(e as Error).message} ` +
+          `(the recipe without its rotations: recipe { rotate: false }, --recipe rotate=false)`,
+      );
+    }
+  }
 }

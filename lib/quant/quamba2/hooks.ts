@@ -111,6 +111,16 @@ export function quamba2Hooks(
     return gr.op("Mul", [q, sc]);
   }
 
+  /**
+   * A QuantizeLinear → DequantizeLinear pair on a per-tensor scale: the same values as `fq`
+   * (round half to even, saturate), in the form onnxruntime fuses with the int8 weight behind it
+   * into an int8 MatMul (the in_proj, out_proj and lm_head inputs, each with one consumer).
+   */
+  function qdq(gr: Graph, x: string, s: number, name: string) {
+    const sc = gr.const("float32", [s], [], name);
+    return gr.op("DequantizeLinear", [gr.op("QuantizeLinear", [x, sc, zp(gr)]), sc, zp(gr)]);
+  }
+
   /** An int8 initializer and its scales (scalar, or per index of `axis`) behind DequantizeLinear. */
   function dq(
     gr: Graph,
@@ -162,11 +172,13 @@ export function quamba2Hooks(
       }
       if (!a8) return value;
       const tag = `layers.${layer}.${name}.act_scale`;
-      if (name === "lm_head.input") return fq(gr, value, scales.lmHeadInput, tag);
+      // the projections' inputs as Q/DQ pairs: int8 kernels where the weights are int8 too
+      const proj = recipe.wBits === 8 ? qdq : fq;
+      if (name === "lm_head.input") return proj(gr, value, scales.lmHeadInput, tag);
       const s = scales.layers[layer];
       switch (name) {
         case "in_proj.input":
-          return fq(gr, value, s.inProjInput, tag);
+          return proj(gr, value, s.inProjInput, tag);
         case "z":
           return fq(gr, value, s.z, tag);
         case "dt":
@@ -182,7 +194,7 @@ export function quamba2Hooks(
         case "ssm_state":
           return s.state ? fq(gr, value, s.state, tag, [h, p, n]) : value;
         case "y":
-          return fq(gr, value, s.y, tag);
+          return proj(gr, value, s.y, tag);
         default:
           return value;
       }
