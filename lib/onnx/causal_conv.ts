@@ -32,17 +32,7 @@ export function causalConv(
     u = fusedConv(B, x, pastConv, w.weight, w.bias, layer);
   } else {
     const xpad = g.op("Concat", [pastConv, x], { axis: 2 }); // [b, ch, k-1+l]
-    g.op(
-      "Slice",
-      [
-        xpad,
-        g.const("int64", [-(k - 1)]),
-        g.const("int64", [INT64_MAX]),
-        g.const("int64", [2]),
-      ],
-      {},
-      { outputs: [`present_conv.${layer}`] },
-    );
+    keepWindow(B, xpad, -(k - 1), layer);
     const conv = g.op("Conv", w.bias ? [xpad, w.weight, w.bias] : [xpad, w.weight], {
       group: ch,
       kernel_shape: [k],
@@ -70,17 +60,7 @@ export function causalConvStep(
     return g.op("Squeeze", [u, g.const("int64", [2])]);
   }
   const window = g.op("Concat", [pastConv, B.unsqueeze(x, 2)], { axis: 2 }); // [b, ch, k]
-  g.op(
-    "Slice",
-    [
-      window,
-      g.const("int64", [1]),
-      g.const("int64", [INT64_MAX]),
-      g.const("int64", [2]),
-    ],
-    {},
-    { outputs: [`present_conv.${layer}`] },
-  );
+  keepWindow(B, window, 1, layer);
   g.output(`present_conv.${layer}`, "float32", ["batch", ch, k - 1]);
   const w2 = g.op("Reshape", [w.weight, g.const("int64", [ch, k])]);
   let conv = g.op("ReduceSum", [g.op("Mul", [window, w2]), g.const("int64", [2])], {
@@ -88,4 +68,20 @@ export function causalConvStep(
   }); // [b, ch]
   if (w.bias) conv = g.op("Add", [conv, w.bias]);
   return B.silu(conv);
+}
+
+/** `present_conv.{layer}`: the window's inputs from `start` on (the last k-1) along time. */
+function keepWindow(B: GraphBuilder, window: string, start: number, layer: number): void {
+  const g = B.g;
+  g.op(
+    "Slice",
+    [
+      window,
+      g.const("int64", [start]),
+      g.const("int64", [INT64_MAX]),
+      g.const("int64", [2]),
+    ],
+    {},
+    { outputs: [`present_conv.${layer}`] },
+  );
 }

@@ -15,7 +15,8 @@
 import type { MambaConfig } from "./config.ts";
 import { Graph } from "../../onnx/builder.ts";
 import type { GraphHooks, GraphOptions, WeightSource } from "../../onnx/hooks.ts";
-import { GraphBuilder, type ModelSpec } from "../../onnx/layers.ts";
+import type { GraphBuilder, ModelSpec } from "../../onnx/layers.ts";
+import { backboneSpec, buildBackbone } from "./backbone.ts";
 import { fusedScan } from "../../onnx/fused_mixer.ts";
 import { causalConv, causalConvStep, type ConvWeights } from "../../onnx/causal_conv.ts";
 
@@ -60,17 +61,9 @@ export interface MixerSpec {
   innerNormEps?: number;
 }
 
-/** The shared layers' view of a Mamba config. */
+/** The shared layers' view of a Mamba config (lib/arch/mamba/backbone.ts). */
 export function mambaModelSpec(cfg: MambaConfig): ModelSpec {
-  return {
-    hidden: cfg.hidden_size,
-    vocab: cfg.vocab_size,
-    eps: cfg.layer_norm_epsilon,
-    residualFp32: cfg.residual_in_fp32,
-    embedding: "backbone.embeddings.weight",
-    finalNorm: "backbone.norm_f.weight",
-    lmHead: cfg.tie_word_embeddings ? "backbone.embeddings" : "lm_head",
-  };
+  return backboneSpec(cfg);
 }
 
 /** The mixer of layer `i` of a Mamba model. */
@@ -322,17 +315,14 @@ export function buildPrefill(
   opt: GraphOptions,
   hooks: GraphHooks = {},
 ): Graph {
-  const B = new GraphBuilder("mamba_prefill", mambaModelSpec(cfg), src, opt, hooks);
-  const ids = B.g.input("input_ids", "int64", ["batch", "seq"]);
-  let hidden = B.embed(ids); // [b, l, d]
-  let out: string | undefined; // the previous block's output, added to the residual by normAfter
-  for (let i = 0; i < cfg.num_hidden_layers; i++) {
-    let x: string;
-    [x, hidden] = B.normAfter(hidden, out, `backbone.layers.${i}.norm.weight`); // [b, l, d]
-    out = mixerPrefill(B, mambaMixerSpec(cfg, i), B.toCt(x)); // [b, l, d]
-  }
-  B.g.output(B.head(hidden, out), "float32", ["batch", "seq", cfg.vocab_size], "logits");
-  return B.g;
+  return buildBackbone(
+    "mamba_prefill",
+    cfg,
+    src,
+    opt,
+    hooks,
+    (B, i, x) => mixerPrefill(B, mambaMixerSpec(cfg, i), x),
+  );
 }
 
 /** Builds the decode graph (one token per sequence, states in and out). */
@@ -342,15 +332,12 @@ export function buildDecode(
   opt: GraphOptions,
   hooks: GraphHooks = {},
 ): Graph {
-  const B = new GraphBuilder("mamba_decode", mambaModelSpec(cfg), src, opt, hooks);
-  const ids = B.g.input("input_ids", "int64", ["batch"]);
-  let hidden = B.embed(ids); // [b, d]
-  let out: string | undefined; // the previous block's output, added to the residual by normAfter
-  for (let i = 0; i < cfg.num_hidden_layers; i++) {
-    let x: string;
-    [x, hidden] = B.normAfter(hidden, out, `backbone.layers.${i}.norm.weight`); // [b, d]
-    out = mixerDecode(B, mambaMixerSpec(cfg, i), B.toCt(x)); // [b, d]
-  }
-  B.g.output(B.head(hidden, out), "float32", ["batch", cfg.vocab_size], "logits");
-  return B.g;
+  return buildBackbone(
+    "mamba_decode",
+    cfg,
+    src,
+    opt,
+    hooks,
+    (B, i, x) => mixerDecode(B, mambaMixerSpec(cfg, i), x),
+  );
 }

@@ -25,23 +25,11 @@
 import { type Mamba2Config, mamba2Dims } from "./config.ts";
 import { Graph } from "../../onnx/builder.ts";
 import type { GraphHooks, GraphOptions, WeightSource } from "../../onnx/hooks.ts";
-import { GraphBuilder, type ModelSpec } from "../../onnx/layers.ts";
+import type { GraphBuilder } from "../../onnx/layers.ts";
+import { buildBackbone } from "../mamba/backbone.ts";
 import { causalConv, causalConvStep } from "../../onnx/causal_conv.ts";
 import { chunkedScan } from "./ssd.ts";
 import { fusedSsd } from "./fused.ts";
-
-/** The shared layers' view of a Mamba-2 config. */
-export function mamba2ModelSpec(cfg: Mamba2Config): ModelSpec {
-  return {
-    hidden: cfg.hidden_size,
-    vocab: cfg.vocab_size,
-    eps: cfg.layer_norm_epsilon,
-    residualFp32: cfg.residual_in_fp32,
-    embedding: "backbone.embeddings.weight",
-    finalNorm: "backbone.norm_f.weight",
-    lmHead: cfg.tie_word_embeddings ? "backbone.embeddings" : "lm_head",
-  };
-}
 
 /** One mixer's graph values shared by prefill and decode. */
 interface MixerIo {
@@ -183,7 +171,7 @@ export function mamba2MixerPrefill(
   xIn: string,
 ): string {
   const m: MixerIo = { B, cfg, layer: i, prefix: `backbone.layers.${i}.mixer` };
-  const g = B.g, { d, e, h, p, n, c, k } = mamba2Dims(cfg);
+  const g = B.g, { h, p, c, k } = mamba2Dims(cfg);
   const [pastConv, pastSsm] = stateInputs(m);
   const [z, xBC, dtRaw] = inProj(m, xIn, 2); // [b, l, e], [b, l, c], [b, l, h]
   const xt = g.op("Transpose", [xBC], { perm: [0, 2, 1] }); // [b, c, l]
@@ -200,13 +188,27 @@ export function mamba2MixerPrefill(
     return scanOrChunks(B, cfg, i, { pastSsm, dt, x: xh, B: Bh, C: Ch, A });
   };
   const [last, ys] = ssd(); // [b, h, p, n], [b, l, h, p]
-  g.output(B.act(i, "ssm_state", last, n), "float32", ["batch", h, p, n], `present_ssm.${i}`);
+  return mixerOutput(m, { state: last, y: ys, x: xh, z }, 2);
+}
+
+/**
+ * A mixer's end, prefill and decode alike: declares the new SSM state [b, h, p, n] (hook
+ * `ssm_state`), adds D x to C·h y [.., h, p], and returns out_proj(gated norm(.., z)) [.., d].
+ * `lead` is the number of leading axes (2: [b, l], 1: [b]).
+ */
+function mixerOutput(
+  m: MixerIo,
+  v: { state: string; y: string; x: string; z: string },
+  lead: number,
+): string {
+  const { B, cfg, layer: i } = m, g = B.g, { d, e, h, p, n } = mamba2Dims(cfg);
+  g.output(B.act(i, "ssm_state", v.state, n), "float32", ["batch", h, p, n], `present_ssm.${i}`);
   const D = g.op("Unsqueeze", [B.weight(`${m.prefix}.D`, [h], "float32"), g.const("int64", [1])]); // [h, 1]
   const ySsm = g.op("Reshape", [
-    g.op("Add", [ys, g.op("Mul", [xh, D])]),
-    g.const("int64", [0, 0, e]),
-  ]);
-  return B.linear(gatedNorm(m, ySsm, z, 2), `${m.prefix}.out_proj`, d, e, cfg.use_bias);
+    g.op("Add", [v.y, g.op("Mul", [v.x, D])]),
+    g.const("int64", [...Array(lead).fill(0), e]),
+  ]); // [.., e]
+  return B.linear(gatedNorm(m, ySsm, v.z, lead), `${m.prefix}.out_proj`, d, e, cfg.use_bias);
 }
 
 /** The SSM over l tokens by SSD's chunked form (`parallel`) or a Scan over time. */
@@ -243,7 +245,7 @@ export function mamba2MixerDecode(
   xIn: string,
 ): string {
   const m: MixerIo = { B, cfg, layer: i, prefix: `backbone.layers.${i}.mixer` };
-  const g = B.g, { d, e, h, p, n, c, k } = mamba2Dims(cfg);
+  const g = B.g, { h, p, c, k } = mamba2Dims(cfg);
   const [pastConv, pastSsm] = stateInputs(m);
   const [z, xBC, dtRaw] = inProj(m, xIn, 1); // [b, e], [b, c], [b, h]
   const conv = causalConvStep(B, xBC, pastConv, convWeights(m), { ch: c, k, layer: i }); // [b, c]
@@ -267,10 +269,7 @@ export function mamba2MixerDecode(
       A: stateDecay(m),
     });
   }
-  g.output(B.act(i, "ssm_state", next, n), "float32", ["batch", h, p, n], `present_ssm.${i}`);
-  const D = g.op("Unsqueeze", [B.weight(`${m.prefix}.D`, [h], "float32"), g.const("int64", [1])]); // [h, 1]
-  const ySsm = g.op("Reshape", [g.op("Add", [yC, g.op("Mul", [xh, D])]), g.const("int64", [0, e])]);
-  return B.linear(gatedNorm(m, ySsm, z, 1), `${m.prefix}.out_proj`, d, e, cfg.use_bias);
+  return mixerOutput(m, { state: next, y: yC, x: xh, z }, 1);
 }
 
 /** Builds the prefill graph (whole sequences, from the given states). */
@@ -280,27 +279,8 @@ export function buildMamba2Prefill(
   opt: GraphOptions,
   hooks: GraphHooks = {},
 ): Graph {
-  const B = new GraphBuilder("mamba2_prefill", mamba2ModelSpec(cfg), src, opt, hooks);
-  let hidden = B.embed(B.g.input("input_ids", "int64", ["batch", "seq"])); // [b, l, d]
-  let out: string | undefined;
-  for (let i = 0; i < cfg.num_hidden_layers; i++) {
-    let x: string;
-    [x, hidden] = B.normAfter(hidden, out, `backbone.layers.${i}.norm.weight`); // [b, l, d]
-    out = mamba2MixerPrefill(B, cfg, i, B.toCt(x));
-  }
-  B.g.output(head(B, cfg, hidden, out), "float32", ["batch", "seq", cfg.vocab_size], "logits");
-  return B.g;
-}
-
-/**
- * The last residual add, the final norm and the lm_head (as GraphBuilder.head), with the hook
- * `lm_head.input` (layer num_hidden_layers) on the lm_head's input; logits float32.
- */
-function head(B: GraphBuilder, cfg: Mamba2Config, hidden: string, out: string | undefined) {
-  const { d, v } = mamba2Dims(cfg);
-  let [x] = B.normAfter(hidden, out, B.spec.finalNorm);
-  x = B.toCt(B.act(cfg.num_hidden_layers, "lm_head.input", x, d));
-  return B.toF32(B.linear(x, B.spec.lmHead, v, d, false));
+  const mixer = (B: GraphBuilder, i: number, x: string) => mamba2MixerPrefill(B, cfg, i, x);
+  return buildBackbone("mamba2_prefill", cfg, src, opt, hooks, mixer, headOf(cfg));
 }
 
 /** Builds the decode graph (one token per sequence, states in and out). */
@@ -310,14 +290,19 @@ export function buildMamba2Decode(
   opt: GraphOptions,
   hooks: GraphHooks = {},
 ): Graph {
-  const B = new GraphBuilder("mamba2_decode", mamba2ModelSpec(cfg), src, opt, hooks);
-  let hidden = B.embed(B.g.input("input_ids", "int64", ["batch"])); // [b, d]
-  let out: string | undefined;
-  for (let i = 0; i < cfg.num_hidden_layers; i++) {
-    let x: string;
-    [x, hidden] = B.normAfter(hidden, out, `backbone.layers.${i}.norm.weight`); // [b, d]
-    out = mamba2MixerDecode(B, cfg, i, B.toCt(x));
-  }
-  B.g.output(head(B, cfg, hidden, out), "float32", ["batch", cfg.vocab_size], "logits");
-  return B.g;
+  const mixer = (B: GraphBuilder, i: number, x: string) => mamba2MixerDecode(B, cfg, i, x);
+  return buildBackbone("mamba2_decode", cfg, src, opt, hooks, mixer, headOf(cfg));
+}
+
+/**
+ * The last residual add, the final norm and the lm_head (as GraphBuilder.head), with the hook
+ * `lm_head.input` (layer num_hidden_layers) on the lm_head's input; logits float32.
+ */
+function headOf(cfg: Mamba2Config) {
+  return (B: GraphBuilder, hidden: string, out: string | undefined): string => {
+    const { d, v } = mamba2Dims(cfg);
+    let [x] = B.normAfter(hidden, out, B.spec.finalNorm);
+    x = B.toCt(B.act(cfg.num_hidden_layers, "lm_head.input", x, d));
+    return B.toF32(B.linear(x, B.spec.lmHead, v, d, false));
+  };
 }

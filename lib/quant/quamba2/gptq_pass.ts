@@ -107,7 +107,9 @@ async function hessians(
   options: FourBitOptions,
   bar?: Progress,
 ): Promise<Map<string, Float64Array>> {
-  const graph = buildMamba2Prefill(cfg, src, {
+  // only the layers up to this one run (the lm_head's pass runs them all)
+  const upTo = { ...cfg, num_hidden_layers: Math.min(cfg.num_hidden_layers, layer + 1) };
+  const graph = buildMamba2Prefill(upTo, src, {
     weights: "float32",
     compute: "float32",
     scan: "parallel",
@@ -132,7 +134,7 @@ async function hessians(
     try {
       for (const ids of calib.samples) {
         const feeds: Record<string, Tensor> = {};
-        for (const [k, t] of Object.entries(zeroState(mamba2StateLayout(cfg), 1).tensors)) {
+        for (const [k, t] of Object.entries(zeroState(mamba2StateLayout(upTo), 1).tensors)) {
           feeds[`past_${k}`] = t;
         }
         feeds.input_ids = new Tensor("int64", BigInt64Array.from(ids, BigInt), [1, ids.length]);

@@ -121,6 +121,8 @@ export function quamba2Hooks(
     return gr.op("DequantizeLinear", [gr.op("QuantizeLinear", [x, sc, zp(gr)]), sc, zp(gr)]);
   }
 
+  const tables = new Map<string, Promise<{ codes: Int8Array; scales: Float32Array }>>();
+
   /** An int8 initializer and its scales (scalar, or per index of `axis`) behind DequantizeLinear. */
   function dq(
     gr: Graph,
@@ -130,8 +132,12 @@ export function quamba2Hooks(
     axis?: number,
   ): string {
     const qn = `${name}.int8`, sn = `${name}.scale`;
-    let memo: Promise<{ codes: Int8Array; scales: Float32Array }> | undefined;
-    const get = () => memo ??= make();
+    // quantized once for both graphs (the prefill's and the decode's initializers are the same)
+    const get = () => {
+      let t = tables.get(name);
+      if (!t) tables.set(name, t = make());
+      return t;
+    };
     if (!gr.initializers.has(qn)) {
       gr.init(qn, "int8", dims, async () => bytesOf((await get()).codes));
       const sdims = axis === undefined ? [] : [dims[axis]];
