@@ -68,8 +68,10 @@ export function latencyPlot(
   const { width = 760, base: baseMethod = "fp32", ep = "cpu" } = options;
   const methods = [...new Set(rows.map((r) => r.method))];
   const models = sizeOrder(rows.map((r) => r.model));
+  // rows in size order, so that each method's line runs from the smallest model to the largest
+  const bySize = [...rows].sort((a, b) => models.indexOf(a.model) - models.indexOf(b.model));
   const panel = (label: string, get: (r: BenchRow) => Summary, unit = 1) => {
-    const data = rows.map((r) => {
+    const data = bySize.map((r) => {
       const base = rows.find((b) => b.model === r.model && b.method === baseMethod);
       const mean = get(r).mean / unit;
       const speedup = base && r.method !== baseMethod ? (get(base).mean / unit) / mean : undefined;
